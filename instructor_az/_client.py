@@ -1,0 +1,335 @@
+"""`Instructor` / `AsyncInstructor`: an openai client that also takes `response_model=`.
+
+The classes are thin IO shells over the shared plan (`_plan`) and re-ask state machine (`_run`):
+everything but the SDK call itself is written once.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, Generic, TypeVar, overload
+
+from openai import AsyncAzureOpenAI, AsyncOpenAI, AzureOpenAI, OpenAI
+from tenacity import AsyncRetrying, Retrying
+
+from ._errors import ConfigurationError
+from ._hooks import Handler, HookName, Hooks
+from ._mode import Mode
+from ._plan import compile_plan
+from ._run import Attempts, retrying_for, run_async, run_sync
+
+T = TypeVar("T")
+ClientT = TypeVar("ClientT", OpenAI, AsyncOpenAI)
+
+DEFAULT_MAX_RETRIES = 3
+
+
+class _Completions:
+    """`client.chat.completions`: the same methods as the client itself."""
+
+    def __init__(self, owner: Any) -> None:
+        self._owner = owner
+        self.create = owner.create
+        self.create_with_completion = owner.create_with_completion
+        self.create_partial = owner.create_partial
+        self.create_iterable = owner.create_iterable
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._owner.client.chat.completions, name)
+
+
+class _Chat:
+    def __init__(self, owner: Any) -> None:
+        self.completions = _Completions(owner)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.completions._owner.client.chat, name)
+
+
+class _Base(Generic[ClientT]):
+    client: ClientT
+
+    def __init__(
+        self,
+        client: ClientT,
+        *,
+        mode: Mode | str = Mode.TOOLS,
+        hooks: Hooks | None = None,
+        after_completion: list[Callable[[Any, Any], Any]] | None = None,
+    ) -> None:
+        self.client = client
+        self.mode = Mode.coerce(mode)
+        self.hooks = hooks if hooks is not None else Hooks()
+        self._after_completion = list(after_completion or [])
+        self.chat = _Chat(self)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(client={type(self.client).__name__}, mode={self.mode.value!r})"
+
+    def __getattr__(self, name: str) -> Any:
+        # embeddings, images, audio, completions, files, batches...: the raw client's own.
+        return getattr(self.client, name)
+
+    # hooks
+    def on(self, name: HookName | str, handler: Handler) -> None:
+        """Call `handler` at every `name` event (see `instructor_az.HOOK_NAMES`)."""
+        self.hooks.on(name, handler)
+
+    def off(self, name: HookName | str, handler: Handler) -> None:
+        self.hooks.off(name, handler)
+
+    def clear(self, name: HookName | str | None = None) -> None:
+        self.hooks.clear(name)
+
+    def _rewrap(self, client: ClientT) -> Any:
+        return type(self)(client, mode=self.mode, hooks=self.hooks.copy(), after_completion=self._after_completion)
+
+    def with_options(self, **options: Any) -> Any:
+        """The SDK's `with_options` (max_retries, timeout, ...), still wrapped."""
+        return self._rewrap(self.client.with_options(**options))
+
+    def copy(self, **options: Any) -> Any:
+        return self._rewrap(self.client.copy(**options))
+
+    def _attempts(
+        self,
+        response_model: Any,
+        kwargs: dict[str, Any],
+        context: Mapping[str, Any] | None,
+        validation_context: Mapping[str, Any] | None,
+    ) -> Attempts:
+        if context is not None and validation_context is not None:
+            raise ConfigurationError("pass context= or validation_context= (the same thing), not both")
+        if kwargs.get("stream"):
+            raise NotImplementedError(
+                "streaming a response_model (stream=True, create_partial, create_iterable) is not available "
+                "in this release yet; call create() without stream=True"
+            )
+        if kwargs.pop("iterator", False):
+            raise NotImplementedError("iterator=True (streamed Iterable responses) is not available in this release yet")
+        plan = compile_plan(response_model, self.mode)
+        request = plan.request(kwargs)
+        return Attempts(
+            plan,
+            request,
+            context=context if context is not None else validation_context,
+            hooks=self.hooks,
+            after_completion=self._after_completion,
+        )
+
+
+class Instructor(_Base[OpenAI]):
+    """A sync openai client (`AzureOpenAI` or `OpenAI`) whose chat completions take `response_model=`."""
+
+    @overload
+    def create(
+        self,
+        *,
+        response_model: type[T],
+        max_retries: int | Retrying = ...,
+        context: Mapping[str, Any] | None = ...,
+        validation_context: Mapping[str, Any] | None = ...,
+        **kwargs: Any,
+    ) -> T: ...
+
+    @overload
+    def create(self, *, response_model: Any = ..., **kwargs: Any) -> Any: ...
+
+    def create(
+        self,
+        *,
+        response_model: Any = None,
+        max_retries: int | Retrying = DEFAULT_MAX_RETRIES,
+        context: Mapping[str, Any] | None = None,
+        validation_context: Mapping[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        """A chat completion validated into `response_model` (with re-asks), or the SDK's own object
+        when `response_model` is None. Every other keyword goes to the SDK unchanged."""
+        if response_model is None:
+            return self.client.chat.completions.create(**kwargs)
+        return self.create_with_completion(
+            response_model=response_model,
+            max_retries=max_retries,
+            context=context,
+            validation_context=validation_context,
+            **kwargs,
+        )[0]
+
+    def create_with_completion(
+        self,
+        *,
+        response_model: Any,
+        max_retries: int | Retrying = DEFAULT_MAX_RETRIES,
+        context: Mapping[str, Any] | None = None,
+        validation_context: Mapping[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> tuple[Any, Any]:
+        """`(value, completion)`: the validated value and the raw completion it came from."""
+        state = self._attempts(response_model, kwargs, context, validation_context)
+        policy = retrying_for(max_retries, is_async=False)
+        assert isinstance(policy, Retrying)
+        value = run_sync(self.client.chat.completions.create, state, policy)
+        return value, state.last_completion
+
+    def create_partial(self, *, response_model: Any, **kwargs: Any) -> Any:
+        """Partial objects as the answer streams in (not available in this release yet)."""
+        raise NotImplementedError("create_partial is not available in this release yet")
+
+    def create_iterable(self, *, response_model: Any, **kwargs: Any) -> Any:
+        """Each object of a list as soon as it is complete (not available in this release yet)."""
+        raise NotImplementedError("create_iterable is not available in this release yet")
+
+
+class AsyncInstructor(_Base[AsyncOpenAI]):
+    """An async openai client (`AsyncAzureOpenAI` or `AsyncOpenAI`) taking `response_model=`."""
+
+    def create(
+        self,
+        *,
+        response_model: Any = None,
+        max_retries: int | Retrying | AsyncRetrying = DEFAULT_MAX_RETRIES,
+        context: Mapping[str, Any] | None = None,
+        validation_context: Mapping[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> Awaitable[Any]:
+        """Awaitable: the validated value (or the SDK's object when `response_model` is None)."""
+        if response_model is None:
+            return self.client.chat.completions.create(**kwargs)
+        return self._create(response_model, max_retries, context, validation_context, kwargs, with_completion=False)
+
+    def create_with_completion(
+        self,
+        *,
+        response_model: Any,
+        max_retries: int | Retrying | AsyncRetrying = DEFAULT_MAX_RETRIES,
+        context: Mapping[str, Any] | None = None,
+        validation_context: Mapping[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> Awaitable[tuple[Any, Any]]:
+        return self._create(response_model, max_retries, context, validation_context, kwargs, with_completion=True)
+
+    async def _create(
+        self,
+        response_model: Any,
+        max_retries: int | Retrying | AsyncRetrying,
+        context: Mapping[str, Any] | None,
+        validation_context: Mapping[str, Any] | None,
+        kwargs: dict[str, Any],
+        *,
+        with_completion: bool,
+    ) -> Any:
+        state = self._attempts(response_model, kwargs, context, validation_context)
+        policy = retrying_for(max_retries, is_async=True)
+        assert isinstance(policy, AsyncRetrying)
+        value = await run_async(self.client.chat.completions.create, state, policy)
+        return (value, state.last_completion) if with_completion else value
+
+    def create_partial(self, *, response_model: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError("create_partial is not available in this release yet")
+
+    def create_iterable(self, *, response_model: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError("create_iterable is not available in this release yet")
+
+
+_HOOK_KWARGS = {"after_completion"}
+
+
+@overload
+def from_openai(client: OpenAI, mode: Mode | str = ..., **hooks: Any) -> Instructor: ...
+@overload
+def from_openai(client: AsyncOpenAI, mode: Mode | str = ..., **hooks: Any) -> AsyncInstructor: ...
+@overload
+def from_openai(client: Instructor, mode: Mode | str = ..., **hooks: Any) -> Instructor: ...
+@overload
+def from_openai(client: AsyncInstructor, mode: Mode | str = ..., **hooks: Any) -> AsyncInstructor: ...
+
+
+def from_openai(client: Any, mode: Mode | str = Mode.TOOLS, **hooks: Any) -> Instructor | AsyncInstructor:
+    """Wrap an `AzureOpenAI` / `AsyncAzureOpenAI` (or `OpenAI` / `AsyncOpenAI` on Azure's v1 routes).
+
+    `mode` is a `Mode` or its string ("tools", "json_schema", ...). `after_completion=f` calls
+    `f(completion, value)` after each successful call. Wrapping an already wrapped client re-wraps its
+    raw client (keeping its hooks).
+    """
+    unknown = set(hooks) - _HOOK_KWARGS
+    if unknown:
+        raise ConfigurationError(
+            f"from_openai() got unexpected keyword(s) {', '.join(sorted(unknown))}; it takes client, mode "
+            "and after_completion="
+        )
+    mode = Mode.coerce(mode)
+    after = [hooks["after_completion"]] if hooks.get("after_completion") is not None else []
+    if isinstance(client, (Instructor, AsyncInstructor)):
+        kind = type(client)
+        return kind(
+            client.client,  # type: ignore[arg-type]
+            mode=mode,
+            hooks=client.hooks.copy(),
+            after_completion=[*client._after_completion, *after],
+        )
+    if isinstance(client, OpenAI):
+        return Instructor(client, mode=mode, after_completion=after)
+    if isinstance(client, AsyncOpenAI):
+        return AsyncInstructor(client, mode=mode, after_completion=after)
+    raise ConfigurationError(
+        f"from_openai() needs an openai client (AzureOpenAI, AsyncAzureOpenAI, OpenAI, AsyncOpenAI), got "
+        f"{type(client).__name__}"
+    )
+
+
+def _setting(value: str | None, argument: str, variable: str) -> str:
+    if value:
+        return value
+    found = os.environ.get(variable)
+    if found:
+        return found
+    raise ConfigurationError(f"from_azure() needs {argument}=... or the {variable} environment variable")
+
+
+@overload
+def from_azure(*, use_async: bool = ..., **kwargs: Any) -> Instructor | AsyncInstructor: ...
+
+
+def from_azure(
+    *,
+    azure_endpoint: str | None = None,
+    api_key: str | None = None,
+    api_version: str | None = None,
+    azure_deployment: str | None = None,
+    azure_ad_token: str | None = None,
+    azure_ad_token_provider: Callable[[], Any] | None = None,
+    mode: Mode | str = Mode.TOOLS,
+    use_async: bool = False,
+    after_completion: Callable[[Any, Any], Any] | None = None,
+    **client_kwargs: Any,
+) -> Instructor | AsyncInstructor:
+    """Build the SDK's Azure client from arguments or the usual environment variables, and wrap it.
+
+    Settings: `azure_endpoint` / `AZURE_OPENAI_ENDPOINT`, `api_version` / `OPENAI_API_VERSION`,
+    credentials: `api_key` / `AZURE_OPENAI_API_KEY`, or `azure_ad_token` / `AZURE_OPENAI_AD_TOKEN`, or
+    `azure_ad_token_provider` (Entra ID), and optionally `azure_deployment` / `AZURE_OPENAI_DEPLOYMENT`.
+    """
+    endpoint = _setting(azure_endpoint, "azure_endpoint", "AZURE_OPENAI_ENDPOINT")
+    version = _setting(api_version, "api_version", "OPENAI_API_VERSION")
+    credentials: dict[str, Any] = {}
+    if azure_ad_token_provider is not None:
+        credentials["azure_ad_token_provider"] = azure_ad_token_provider
+    elif azure_ad_token or os.environ.get("AZURE_OPENAI_AD_TOKEN"):
+        credentials["azure_ad_token"] = azure_ad_token or os.environ["AZURE_OPENAI_AD_TOKEN"]
+    else:
+        try:
+            credentials["api_key"] = _setting(api_key, "api_key", "AZURE_OPENAI_API_KEY")
+        except ConfigurationError:
+            raise ConfigurationError(
+                "from_azure() needs credentials: api_key=... (or AZURE_OPENAI_API_KEY), azure_ad_token=... (or "
+                "AZURE_OPENAI_AD_TOKEN), or azure_ad_token_provider=... for Entra ID"
+            ) from None
+    deployment = azure_deployment or os.environ.get("AZURE_OPENAI_DEPLOYMENT")
+    if deployment:
+        client_kwargs["azure_deployment"] = deployment
+    factory = AsyncAzureOpenAI if use_async else AzureOpenAI
+    client = factory(azure_endpoint=endpoint, api_version=version, **credentials, **client_kwargs)
+    hooks = {"after_completion": after_completion} if after_completion is not None else {}
+    return from_openai(client, mode=mode, **hooks)

@@ -1,0 +1,82 @@
+"""Hooks: callables that see each step of a call.
+
+| name                      | called with                                   | when                              |
+|---------------------------|-----------------------------------------------|-----------------------------------|
+| `completion:kwargs`       | `**kwargs` sent to the SDK (a copy)           | before each request               |
+| `completion:response`     | the SDK's completion (or the stream's final)  | after each answer arrives         |
+| `completion:error`        | the exception the SDK raised                  | when a request fails              |
+| `completion:last_attempt` | the exception of the last attempt             | when no attempt is left           |
+| `parse:error`             | the validation exception                      | when an answer fails validation   |
+
+A handler that raises is logged (logger `instructor_az`) and never breaks the call. Payloads hold
+requests and completions, never credentials: API keys and tokens live in the SDK client's headers,
+which hooks do not see.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any, Literal
+
+log = logging.getLogger("instructor_az")
+
+HookName = Literal[
+    "completion:kwargs",
+    "completion:response",
+    "completion:error",
+    "completion:last_attempt",
+    "parse:error",
+]
+HOOK_NAMES: tuple[str, ...] = (
+    "completion:kwargs",
+    "completion:response",
+    "completion:error",
+    "completion:last_attempt",
+    "parse:error",
+)
+Handler = Callable[..., Any]
+
+
+class Hooks:
+    """Handlers per hook name. Copying a client copies its hooks (`copy()`)."""
+
+    __slots__ = ("_handlers",)
+
+    def __init__(self) -> None:
+        self._handlers: dict[str, list[Handler]] = {}
+
+    @staticmethod
+    def _check(name: str) -> str:
+        if name not in HOOK_NAMES:
+            raise ValueError(f"unknown hook {name!r}; hooks are {', '.join(HOOK_NAMES)}")
+        return name
+
+    def on(self, name: HookName | str, handler: Handler) -> None:
+        self._handlers.setdefault(self._check(name), []).append(handler)
+
+    def off(self, name: HookName | str, handler: Handler) -> None:
+        handlers = self._handlers.get(self._check(name), [])
+        if handler in handlers:
+            handlers.remove(handler)
+
+    def clear(self, name: HookName | str | None = None) -> None:
+        if name is None:
+            self._handlers.clear()
+        else:
+            self._handlers.pop(self._check(name), None)
+
+    def copy(self) -> Hooks:
+        new = Hooks()
+        new._handlers = {k: list(v) for k, v in self._handlers.items()}
+        return new
+
+    def __bool__(self) -> bool:
+        return any(self._handlers.values())
+
+    def emit(self, name: str, *args: Any, **kwargs: Any) -> None:
+        for handler in self._handlers.get(name, ()):
+            try:
+                handler(*args, **kwargs)
+            except Exception:
+                log.exception("hook %r handler %r raised; the call goes on", name, getattr(handler, "__name__", handler))

@@ -1,0 +1,342 @@
+"""A plan: for one (response model, mode), how to ask, where the answer is, and how to re-ask.
+
+Plans are compiled once and cached: no schema work is repeated per call.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import typing
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from ._errors import ConfigurationError, RefusalError, ResponseParseError
+from ._mode import Mode
+from ._schema import StrictSchema, strict_schema
+from ._targets import ListTarget, ModelTarget, Target, make_target, pydantic_errors
+
+JSON = dict[str, Any]
+
+# kwargs a plan sets; a caller passing them too would silently lose them, so that is an error.
+_OWNED = {
+    Mode.TOOLS: ("tools", "tool_choice"),
+    Mode.TOOLS_STRICT: ("tools", "tool_choice"),
+    Mode.PARALLEL_TOOLS: ("tools", "tool_choice"),
+    Mode.JSON: ("response_format",),
+    Mode.JSON_SCHEMA: ("response_format",),
+    Mode.MD_JSON: (),
+}
+_FENCE = re.compile(r"```(?:json|JSON)?\s*\n?(.*?)```", re.DOTALL)
+
+
+def _message(completion: Any) -> Any:
+    choices = getattr(completion, "choices", None)
+    if not choices:
+        raise ResponseParseError("the completion has no choices")
+    return choices[0].message
+
+
+def _json_text(content: str) -> str:
+    """The JSON in an answer: a fenced block if there is one, else the outermost braces."""
+    match = _FENCE.search(content)
+    if match:
+        return match.group(1).strip()
+    text = content.strip()
+    if text.startswith(("{", "[")):
+        return text
+    start, end = text.find("{"), text.rfind("}")
+    if start != -1 and end > start:
+        return text[start : end + 1]
+    return text
+
+
+def format_errors(error: BaseException) -> str:
+    """Validation errors as short lines for a re-ask message."""
+    if isinstance(error, ValidationError):
+        items = pydantic_errors(error)
+    elif isinstance(error, ResponseParseError) and error.errors:
+        items = error.errors
+    else:
+        return str(error)
+    lines = []
+    for item in items:
+        loc = ".".join(str(p) for p in item.get("loc", ())) or "(root)"
+        value = item.get("input")
+        shown = json.dumps(value, default=str) if value is not None else "null"
+        if len(shown) > 120:
+            shown = shown[:117] + "..."
+        lines.append(f"- {loc}: {item.get('msg', '')} (got {shown})")
+    return "\n".join(lines)
+
+
+@dataclass
+class Plan:
+    """How to ask for one response model in one mode, read the answer, and re-ask."""
+
+    mode: Mode
+    target: Target
+    schema: JSON
+    fragment: JSON
+    instruction: str | None = None
+    strict: StrictSchema | None = None
+    tools: dict[str, Target] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.target.name
+
+    # --- the request ------------------------------------------------------------------------------
+
+    def request(self, kwargs: Mapping[str, Any]) -> JSON:
+        """The SDK kwargs for the first attempt: the caller's, plus what this plan sets."""
+        for key in _OWNED[self.mode]:
+            if kwargs.get(key) is not None:
+                raise ConfigurationError(
+                    f"{key}= is set by response_model in mode {self.mode.value!r}; remove it, or pass "
+                    "response_model=None to send your own"
+                )
+        if "messages" not in kwargs:
+            raise ConfigurationError("messages= is required")
+        messages = kwargs["messages"]
+        if not isinstance(messages, Sequence) or isinstance(messages, (str, bytes)):
+            raise ConfigurationError("messages= must be a list of message dicts")
+        request = dict(kwargs)
+        request.update(self.fragment)
+        if self.instruction is not None:
+            request["messages"] = _with_system(messages, self.instruction)
+        else:
+            request["messages"] = list(messages)
+        return request
+
+    # --- the answer -------------------------------------------------------------------------------
+
+    def answer_texts(self, completion: Any) -> list[tuple[str, str]]:
+        """(tool or schema name, JSON text) pairs found in the completion, per mode."""
+        message = _message(completion)
+        if self.mode.is_tools:
+            calls = message.tool_calls or []
+            found = [(c.function.name, c.function.arguments) for c in calls if getattr(c, "function", None)]
+            if found:
+                if self.mode is not Mode.PARALLEL_TOOLS:
+                    wanted = [f for f in found if f[0] == self.name]
+                    return wanted[:1] or found[:1]
+                return found
+            if message.content:
+                # Some deployments answer in text despite tool_choice; accept JSON found there.
+                return [(self.name, _json_text(message.content))]
+            raise ResponseParseError(
+                f"the model did not call the tool `{self.name}` and gave no content", text=message.content
+            )
+        refusal = getattr(message, "refusal", None)
+        if refusal:
+            raise RefusalError(refusal, completion=completion)
+        content = message.content
+        if not content:
+            raise ResponseParseError("the model's answer is empty", text=content)
+        if self.mode is Mode.MD_JSON or self.mode is Mode.JSON:
+            return [(self.name, _json_text(content))]
+        return [(self.name, content)]
+
+    def parse(self, completion: Any, context: Mapping[str, Any] | None) -> Any:
+        """The validated value in a completion; raises pydantic's `ValidationError` or `ResponseParseError`."""
+        pairs = self.answer_texts(completion)
+        if self.mode is Mode.PARALLEL_TOOLS:
+            out = []
+            for name, text in pairs:
+                target = self.tools.get(name)
+                if target is None:
+                    raise ResponseParseError(
+                        f"the model called `{name}`, which is not one of {', '.join(self.tools)}", text=text
+                    )
+                out.append(self._validate(target, text, context))
+            return out
+        return self._validate(self.target, pairs[0][1], context)
+
+    def _validate(self, target: Target, text: str, context: Mapping[str, Any] | None) -> Any:
+        if self.strict is not None and self.strict.nullable_added:
+            try:
+                obj = json.loads(text)
+            except ValueError as exc:
+                raise ResponseParseError(f"the answer is not valid JSON: {exc}", text=text) from None
+            _drop_added_nulls(obj, self.strict.schema, "#", self.strict)
+            return target.validate_object(obj, context)
+        return target.validate_text(text, context)
+
+    # --- re-asking --------------------------------------------------------------------------------
+
+    def reask_messages(self, completion: Any, error: BaseException) -> list[JSON]:
+        """The messages that show the model its last answer and what was wrong with it."""
+        message = _message(completion)
+        errors = format_errors(error)
+        calls = (message.tool_calls or []) if self.mode.is_tools else []
+        if calls:
+            assistant: JSON = {
+                "role": "assistant",
+                "content": message.content,
+                "tool_calls": [
+                    {"id": c.id, "type": "function", "function": {"name": c.function.name, "arguments": c.function.arguments}}
+                    for c in calls
+                ],
+            }
+            replies = [
+                {
+                    "role": "tool",
+                    "tool_call_id": c.id,
+                    "content": f"Validation Error found:\n{errors}\nRecall the function `{c.function.name}` "
+                    "with the errors fixed.",
+                }
+                for c in calls
+            ]
+            return [assistant, *replies]
+        content = message.content or ""
+        fix = (
+            f"call the function `{self.name}`"
+            if self.mode.is_tools
+            else "answer again with only the corrected JSON"
+            + (" in a ```json block" if self.mode is Mode.MD_JSON else "")
+        )
+        return [
+            {"role": "assistant", "content": content},
+            {
+                "role": "user",
+                "content": f"Correct your answer. Validation Error found:\n{errors}\nFix the errors and {fix}.",
+            },
+        ]
+
+
+def _drop_added_nulls(obj: Any, schema: Mapping[str, Any], location: str, strict: StrictSchema) -> None:
+    """Remove nulls the strict transform allowed only to make optional properties required."""
+    if isinstance(obj, dict):
+        ref = schema.get("$ref")
+        if isinstance(ref, str):
+            definition = (strict.schema.get("$defs") or {}).get(ref.split("/")[-1], {})
+            _drop_added_nulls(obj, definition, ref, strict)
+            return
+        added = strict.nullable_added.get(location, frozenset())
+        for name in [k for k, v in obj.items() if v is None and k in added]:
+            del obj[name]
+        properties = schema.get("properties") or {}
+        for key, value in obj.items():
+            if key in properties:
+                _drop_added_nulls(value, properties[key], "", strict)
+    elif isinstance(obj, list):
+        items = schema.get("items")
+        if isinstance(items, Mapping):
+            for value in obj:
+                _drop_added_nulls(value, items, "", strict)
+    if isinstance(obj, (dict, list)):
+        for branch in schema.get("anyOf") or []:
+            if isinstance(branch, Mapping) and "$ref" in branch:
+                _drop_added_nulls(obj, branch, "", strict)
+
+
+def _with_system(messages: Sequence[Any], instruction: str) -> list[Any]:
+    out = list(messages)
+    if out and isinstance(out[0], Mapping) and out[0].get("role") in ("system", "developer"):
+        first = dict(out[0])
+        content = first.get("content")
+        if isinstance(content, str):
+            first["content"] = f"{content}\n\n{instruction}"
+            out[0] = first
+            return out
+    return [{"role": "system", "content": instruction}, *out]
+
+
+def _schema_instruction(schema: Mapping[str, Any], *, fenced: bool) -> str:
+    dumped = json.dumps(schema, indent=2)
+    if fenced:
+        return (
+            "Answer with a single JSON object that matches this JSON schema, inside a ```json fenced block, "
+            f"and nothing else:\n\n{dumped}"
+        )
+    return f"Answer with a JSON object that matches this JSON schema, and nothing else:\n\n{dumped}"
+
+
+def _tool(target: Target, schema: JSON, *, strict: bool) -> JSON:
+    function: JSON = {"name": target.name, "description": target.description or "", "parameters": schema}
+    if strict:
+        function["strict"] = True
+    return {"type": "function", "function": function}
+
+
+def _union_members(tp: Any) -> list[Any]:
+    origin = typing.get_origin(tp)
+    if origin is typing.Union or (origin is not None and str(origin) == "<class 'types.UnionType'>"):
+        return list(typing.get_args(tp))
+    import types
+
+    if isinstance(tp, types.UnionType):
+        return list(typing.get_args(tp))
+    return [tp]
+
+
+def _compile(response_model: Any, mode: Mode) -> Plan:
+    if mode is Mode.PARALLEL_TOOLS:
+        target = make_target(response_model)
+        if not isinstance(target, ListTarget):
+            raise ConfigurationError(
+                "Mode.PARALLEL_TOOLS needs response_model=Iterable[Union[A, B, ...]] (or Iterable[A]); "
+                f"got {response_model!r}. Use Mode.TOOLS for a single model."
+            )
+        members = _union_members(target.item)
+        tools: dict[str, Target] = {}
+        for member in members:
+            if not (isinstance(member, type) and issubclass(member, BaseModel)):
+                raise ConfigurationError(
+                    f"Mode.PARALLEL_TOOLS needs pydantic models in Iterable[Union[...]]; {member!r} is not one"
+                )
+            member_target = ModelTarget(member)
+            tools[member_target.name] = member_target
+        fragment = {
+            "tools": [_tool(t, t.schema, strict=False) for t in tools.values()],
+            "tool_choice": "auto",
+        }
+        return Plan(mode, target, target.schema, fragment, tools=tools)
+
+    target = make_target(response_model)
+    schema = target.schema
+    if mode in (Mode.TOOLS, Mode.TOOLS_STRICT):
+        strict = strict_schema(schema) if mode is Mode.TOOLS_STRICT else None
+        sent = strict.schema if strict else schema
+        fragment = {
+            "tools": [_tool(target, sent, strict=strict is not None)],
+            "tool_choice": {"type": "function", "function": {"name": target.name}},
+        }
+        return Plan(mode, target, sent, fragment, strict=strict)
+    if mode is Mode.JSON_SCHEMA:
+        strict = strict_schema(schema)
+        json_schema: JSON = {"name": target.name, "schema": strict.schema, "strict": True}
+        if target.description:
+            json_schema["description"] = target.description
+        fragment = {"response_format": {"type": "json_schema", "json_schema": json_schema}}
+        return Plan(mode, target, strict.schema, fragment, strict=strict)
+    if mode is Mode.JSON:
+        fragment = {"response_format": {"type": "json_object"}}
+        return Plan(mode, target, schema, fragment, instruction=_schema_instruction(schema, fenced=False))
+    if mode is Mode.MD_JSON:
+        return Plan(mode, target, schema, {}, instruction=_schema_instruction(schema, fenced=True))
+    raise ConfigurationError(f"unsupported mode {mode!r}")  # pragma: no cover
+
+
+_cache: dict[Any, Plan] = {}
+_cache_lock = threading.Lock()
+
+
+def compile_plan(response_model: Any, mode: Mode) -> Plan:
+    """The plan for `(response_model, mode)`, compiled once and cached."""
+    try:
+        key: Any = (response_model, mode)
+        hash(key)
+    except TypeError:
+        key = ("schema", json.dumps(response_model, sort_keys=True, default=str), mode)
+    plan = _cache.get(key)
+    if plan is None:
+        plan = _compile(response_model, mode)
+        with _cache_lock:
+            _cache.setdefault(key, plan)
+    return plan

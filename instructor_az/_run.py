@@ -1,0 +1,261 @@
+"""The re-ask loop, written once.
+
+`Attempts` is a sans-IO state machine for one `create` call: it hands out the kwargs of the next
+request, takes the completion that came back, and either returns the validated value, raises an
+error that ends the call (content filter, cut-off output, refusal), or raises a validation error that
+the retry policy may answer with another attempt (the conversation then carries the model's last
+answer and the errors). `run_sync` / `run_async` are the only IO: they call the SDK and let a
+tenacity `Retrying` / `AsyncRetrying` decide whether and when to go again.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+from openai import BadRequestError
+from pydantic import ValidationError
+from tenacity import AsyncRetrying, RetryError, Retrying, stop_after_attempt
+
+from ._errors import (
+    Attempt,
+    AzureResponseError,
+    CategoryResult,
+    ConfigurationError,
+    ContentFilterError,
+    IncompleteOutputException,
+    InstructorRetryException,
+    ResponseParseError,
+    Usage,
+)
+from ._hooks import Hooks
+from ._plan import Plan
+
+JSON = dict[str, Any]
+REASKABLE = (ValidationError, ResponseParseError)
+
+
+def retrying_for(max_retries: int | Retrying | AsyncRetrying, *, is_async: bool) -> Retrying | AsyncRetrying:
+    """A tenacity policy: an int is the number of attempts; a user's policy is kept (sync/async matched)."""
+    if isinstance(max_retries, bool) or not isinstance(max_retries, (int, Retrying, AsyncRetrying)):
+        raise ConfigurationError(
+            f"max_retries must be an int (attempts) or a tenacity Retrying / AsyncRetrying, got {max_retries!r}"
+        )
+    if isinstance(max_retries, int):
+        if max_retries < 1:
+            raise ConfigurationError(f"max_retries must be at least 1 (the number of attempts), got {max_retries}")
+        stop = stop_after_attempt(max_retries)
+        return AsyncRetrying(stop=stop, reraise=False) if is_async else Retrying(stop=stop, reraise=False)
+    if is_async and not isinstance(max_retries, AsyncRetrying):
+        return AsyncRetrying(**_policy(max_retries))
+    if not is_async and isinstance(max_retries, AsyncRetrying):
+        return Retrying(**_policy(max_retries))
+    return max_retries
+
+
+def _policy(retrying: Retrying | AsyncRetrying) -> dict[str, Any]:
+    return {
+        "stop": retrying.stop,
+        "wait": retrying.wait,
+        "retry": retrying.retry,
+        "before": retrying.before,
+        "after": retrying.after,
+        "before_sleep": retrying.before_sleep,
+        "reraise": retrying.reraise,
+        "retry_error_callback": retrying.retry_error_callback,
+    }
+
+
+def content_filter_categories(raw: Any) -> dict[str, CategoryResult]:
+    if not isinstance(raw, Mapping):
+        return {}
+    return {name: CategoryResult.parse(value) for name, value in raw.items() if isinstance(value, Mapping)}
+
+
+def prompt_filter_error(exc: BadRequestError) -> ContentFilterError | None:
+    """Azure's prompt filter 400 (`code: content_filter`) as a `ContentFilterError`, else None."""
+    body = exc.body if isinstance(exc.body, Mapping) else {}
+    error = body.get("error") if isinstance(body.get("error"), Mapping) else body
+    if not isinstance(error, Mapping) or error.get("code") != "content_filter":
+        return None
+    inner = error.get("innererror") if isinstance(error.get("innererror"), Mapping) else {}
+    return ContentFilterError(
+        source="prompt", categories=content_filter_categories(inner.get("content_filter_result")), response=exc
+    )
+
+
+def _extra(obj: Any, name: str) -> Any:
+    value = getattr(obj, name, None)
+    if value is None:
+        extra = getattr(obj, "model_extra", None) or {}
+        value = extra.get(name)
+    return value
+
+
+class Attempts:
+    """The state of one call across its attempts (no IO)."""
+
+    def __init__(
+        self,
+        plan: Plan,
+        request: JSON,
+        *,
+        context: Mapping[str, Any] | None,
+        hooks: Hooks,
+        after_completion: list[Callable[[Any, Any], Any]],
+    ) -> None:
+        self.plan = plan
+        self.request = request
+        self.context = context
+        self.hooks = hooks
+        self.after_completion = after_completion
+        self.attempts: list[Attempt] = []
+        self.usage = Usage()
+        self.last_completion: Any = None
+
+    def next_request(self) -> JSON:
+        if self.hooks:
+            self.hooks.emit("completion:kwargs", **copy.deepcopy(self.request))
+        return self.request
+
+    def request_failed(self, exc: BaseException) -> BaseException:
+        """The error to raise for a failed request (the SDK's own, or a prompt `ContentFilterError`)."""
+        if self.hooks:
+            self.hooks.emit("completion:error", exc)
+        if isinstance(exc, BadRequestError):
+            filtered = prompt_filter_error(exc)
+            if filtered is not None:
+                filtered.usage = self.usage
+                return filtered
+        return exc
+
+    def receive(self, completion: Any) -> Any:
+        """Validate a completion: the value, or raise (re-askable validation error, or final error)."""
+        self.last_completion = completion
+        usage = Usage.of(completion)
+        self.usage = self.usage + usage
+        if self.hooks:
+            self.hooks.emit("completion:response", completion)
+        number = len(self.attempts) + 1
+        try:
+            self._azure_checks(completion)
+            value = self.plan.parse(completion, self.context)
+        except REASKABLE as exc:
+            self.attempts.append(Attempt(number, completion, exc, usage))
+            if self.hooks:
+                self.hooks.emit("parse:error", exc)
+            self.request = {**self.request, "messages": [*self.request["messages"], *self.plan.reask_messages(completion, exc)]}
+            raise
+        except AzureResponseError as exc:
+            self.attempts.append(Attempt(number, completion, exc, usage))
+            exc.usage = self.usage
+            raise
+        self.attempts.append(Attempt(number, completion, None, usage))
+        for callback in self.after_completion:
+            try:
+                callback(completion, value)
+            except Exception:
+                from ._hooks import log
+
+                log.exception("after_completion callback raised; the call goes on")
+        return value
+
+    def _azure_checks(self, completion: Any) -> None:
+        choices = getattr(completion, "choices", None) or []
+        if not choices:
+            return
+        choice = choices[0]
+        reason = choice.finish_reason
+        if reason == "content_filter":
+            message = choice.message
+            raise ContentFilterError(
+                source="completion",
+                categories=content_filter_categories(_extra(choice, "content_filter_results")),
+                completion=completion,
+                usage=self.usage,
+                partial_text=message.content or _arguments(message),
+            )
+        if reason == "length":
+            raise IncompleteOutputException(
+                partial_text=choice.message.content or _arguments(choice.message), completion=completion, usage=self.usage
+            )
+
+    def exhausted(self, last: BaseException | None) -> InstructorRetryException:
+        if self.hooks:
+            self.hooks.emit("completion:last_attempt", last)
+        return InstructorRetryException(
+            response_model_name=self.plan.target.display_name,
+            attempts=self.attempts,
+            total_usage=self.usage,
+            messages=self.request["messages"],
+        )
+
+
+def _arguments(message: Any) -> str:
+    calls = getattr(message, "tool_calls", None) or []
+    return "".join(c.function.arguments for c in calls if getattr(c, "function", None))
+
+
+class _Outcome:
+    __slots__ = ("error", "value")
+
+    def __init__(self, value: Any = None, error: BaseException | None = None) -> None:
+        self.value = value
+        self.error = error
+
+
+def run_sync(create: Callable[..., Any], state: Attempts, retrying: Retrying) -> Any:
+    outcome: _Outcome | None = None
+    try:
+        for attempt in retrying:
+            with attempt:
+                request = state.next_request()
+                try:
+                    completion = create(**request)
+                except Exception as exc:
+                    outcome = _Outcome(error=state.request_failed(exc))
+                else:
+                    try:
+                        outcome = _Outcome(state.receive(completion))
+                    except AzureResponseError as exc:
+                        outcome = _Outcome(error=exc)
+            if outcome is not None:
+                break
+    except RetryError as exc:
+        raise state.exhausted(exc.last_attempt.exception()) from exc.last_attempt.exception()
+    except REASKABLE as exc:
+        raise state.exhausted(exc) from exc
+    return _settle(outcome)
+
+
+async def run_async(create: Callable[..., Awaitable[Any]], state: Attempts, retrying: AsyncRetrying) -> Any:
+    outcome: _Outcome | None = None
+    try:
+        async for attempt in retrying:
+            with attempt:
+                request = state.next_request()
+                try:
+                    completion = await create(**request)
+                except Exception as exc:
+                    outcome = _Outcome(error=state.request_failed(exc))
+                else:
+                    try:
+                        outcome = _Outcome(state.receive(completion))
+                    except AzureResponseError as exc:
+                        outcome = _Outcome(error=exc)
+            if outcome is not None:
+                break
+    except RetryError as exc:
+        raise state.exhausted(exc.last_attempt.exception()) from exc.last_attempt.exception()
+    except REASKABLE as exc:
+        raise state.exhausted(exc) from exc
+    return _settle(outcome)
+
+
+def _settle(outcome: _Outcome | None) -> Any:
+    if outcome is None:  # pragma: no cover - tenacity always runs one attempt
+        raise RuntimeError("no attempt was made")
+    if outcome.error is not None:
+        raise outcome.error
+    return outcome.value

@@ -1,0 +1,441 @@
+"""The ASGI application: Azure OpenAI's data-plane routes, checks in Azure's order, and responses.
+
+Order of checks for a request (as Azure answers them): route, api-version, authentication,
+deployment, operation, JSON body, arguments, then injected faults, then the backend's answer.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import anyio
+import anyio.to_thread
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
+
+from . import _responses as responses
+from . import _validate as validate
+from . import _wire as wire
+from ._api_versions import SUPPORTED_VERSIONS, V1_VERSIONS
+from ._backends import Backend, BackendError, ChatRequest, Reply, ScriptExhaustedError
+from ._deployments import Deployment
+from ._faults import FAULT_HEADER, Fault, FaultSpecError, merge_latency
+
+if TYPE_CHECKING:
+    from ._emulator import Emulator
+
+log = logging.getLogger("instructor_az.emulator")
+
+_SECRET_HEADERS = frozenset({"api-key", "authorization"})
+_JWT = re.compile(r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$")
+_OPERATION_NAMES = {"chat": "ChatCompletions_Create", "completions": "Completions_Create", "embeddings": "Embeddings_Create"}
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    """A request the emulator received. Credentials are never recorded: `auth` says which kind came."""
+
+    method: str
+    path: str
+    query: Mapping[str, str]
+    headers: Mapping[str, str]
+    body: Any
+    deployment: str | None
+    api_version: str | None
+    auth: str | None
+    status: int = 0
+    faults: tuple[Fault, ...] = ()
+
+    @property
+    def json(self) -> Any:
+        """The JSON body (alias of `body`)."""
+        return self.body
+
+
+@dataclass
+class _Call:
+    request: Request
+    operation: str
+    api_version: str | None = None
+    deployment: Deployment | None = None
+    body: Any = None
+    auth: str | None = None
+    faults: list[Fault] = field(default_factory=list)
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class _EventStream:
+    """An SSE response that can stall between chunks or drop the connection (no final message)."""
+
+    def __init__(
+        self,
+        events: Iterator[Any],
+        headers: dict[str, str],
+        *,
+        chunk_seconds: float = 0.0,
+        drop_after: int | None = None,
+    ) -> None:
+        self.events = events
+        self.headers = headers
+        self.chunk_seconds = chunk_seconds
+        self.drop_after = drop_after
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        disconnected = anyio.Event()
+
+        async def watch() -> None:
+            while True:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    disconnected.set()
+                    return
+
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(k.encode("latin-1"), v.encode("latin-1")) for k, v in self.headers.items()],
+            }
+        )
+        async with anyio.create_task_group() as group:
+            group.start_soon(watch)
+            sent = 0
+            for event in self.events:
+                if self.drop_after is not None and sent >= self.drop_after:
+                    group.cancel_scope.cancel()
+                    return  # returning without the final message drops the connection
+                if disconnected.is_set():
+                    break
+                data = event if isinstance(event, str) else json.dumps(event, separators=(",", ":"))
+                await send({"type": "http.response.body", "body": f"data: {data}\n\n".encode(), "more_body": True})
+                sent += 1
+                if self.chunk_seconds:
+                    await anyio.sleep(self.chunk_seconds)
+            else:
+                if self.drop_after is not None and sent >= self.drop_after:
+                    group.cancel_scope.cancel()
+                    return
+                await send({"type": "http.response.body", "body": b"data: [DONE]\n\n", "more_body": True})
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+            group.cancel_scope.cancel()
+
+
+class _DroppedJSON:
+    """A JSON response whose connection closes halfway through the body."""
+
+    def __init__(self, body: bytes, headers: dict[str, str]) -> None:
+        self.body = body
+        self.headers = {**headers, "content-type": "application/json", "content-length": str(len(body))}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(k.encode("latin-1"), v.encode("latin-1")) for k, v in self.headers.items()],
+            }
+        )
+        await send({"type": "http.response.body", "body": self.body[: len(self.body) // 2], "more_body": True})
+
+
+def _json_response(status: int, body: Any, headers: dict[str, str]) -> Response:
+    return Response(
+        json.dumps(body, separators=(",", ":")),
+        status_code=status,
+        headers=headers,
+        media_type="application/json",
+    )
+
+
+class EmulatorApp:
+    """The ASGI app of one `Emulator`: all state lives on the emulator."""
+
+    def __init__(self, emulator: Emulator) -> None:
+        self.emulator = emulator
+        self._router = Starlette(
+            routes=[
+                Route("/openai/deployments/{deployment}/chat/completions", self._chat, methods=["POST"]),
+                Route("/openai/deployments/{deployment}/completions", self._completions, methods=["POST"]),
+                Route("/openai/deployments/{deployment}/embeddings", self._embeddings, methods=["POST"]),
+                Route("/openai/v1/chat/completions", self._chat, methods=["POST"]),
+                Route("/openai/v1/completions", self._completions, methods=["POST"]),
+                Route("/openai/v1/embeddings", self._embeddings, methods=["POST"]),
+                Route("/openai/v1/models", self._models, methods=["GET"]),
+                Route("/openai/deployments", self._list_deployments, methods=["GET"]),
+                Route("/{path:path}", self._not_found, methods=["GET", "POST", "PUT", "DELETE", "PATCH"]),
+            ],
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self._router(scope, receive, send)
+            return
+        await self._router(scope, receive, send)
+
+    # --- routes -----------------------------------------------------------------------------------
+
+    async def _not_found(self, request: Request) -> Response:
+        call = _Call(request, "unknown")
+        return self._finish(call, wire.resource_not_found())
+
+    async def _models(self, request: Request) -> Response:
+        call = _Call(request, "models")
+        try:
+            self._check_api_version(call, v1=True)
+            self._authenticate(call)
+        except wire.AzureError as error:
+            return self._finish(call, error)
+        data = [
+            {"id": d.name, "object": "model", "created": 0, "owned_by": "system"}
+            for d in self.emulator.deployments.values()
+        ]
+        return self._finish(call, {"object": "list", "data": data})
+
+    async def _list_deployments(self, request: Request) -> Response:
+        call = _Call(request, "deployments")
+        try:
+            self._check_api_version(call, v1=False)
+            self._authenticate(call)
+        except wire.AzureError as error:
+            return self._finish(call, error)
+        data = [
+            {"id": d.name, "model": d.model, "object": "deployment", "status": "succeeded"}
+            for d in self.emulator.deployments.values()
+        ]
+        return self._finish(call, {"object": "list", "data": data})
+
+    async def _chat(self, request: Request) -> Any:
+        return await self._serve(request, "chat")
+
+    async def _completions(self, request: Request) -> Any:
+        return await self._serve(request, "completions")
+
+    async def _embeddings(self, request: Request) -> Any:
+        return await self._serve(request, "embeddings")
+
+    # --- the pipeline -----------------------------------------------------------------------------
+
+    async def _serve(self, request: Request, operation: str) -> Any:
+        call = _Call(request, operation)
+        v1 = "deployment" not in request.path_params
+        try:
+            self._check_api_version(call, v1=v1)
+            self._authenticate(call)
+            raw = await request.body()
+            if not v1:
+                call.deployment = self._deployment(request.path_params["deployment"])
+            call.body = self._parse_json(raw)
+            if v1:
+                model = call.body.get("model")
+                if model is None:
+                    raise wire.missing_parameter("model")
+                if not isinstance(model, str):
+                    raise wire.invalid_type("model", "a string", model)
+                call.deployment = self._deployment(model)
+            assert call.deployment is not None
+            self._check_operation(call.deployment, operation)
+            try:
+                call.faults = self.emulator._faults.take(call.deployment.name, request.headers.get(FAULT_HEADER))
+            except FaultSpecError as exc:
+                raise wire.invalid_request(f"Bad {FAULT_HEADER} header: {exc}", param=FAULT_HEADER) from None
+            latency = merge_latency(call.faults)
+            if latency is not None and latency.seconds:
+                await anyio.sleep(latency.seconds)
+            self._raise_http_faults(call)
+            if operation == "embeddings":
+                texts = validate.validate_embeddings(call.body, call.deployment)
+                return self._finish(call, responses.embeddings(texts, call.deployment, call.body))
+            if operation == "chat":
+                validate.validate_chat(call.body, call.deployment, call.api_version)
+            else:
+                validate.validate_completions(call.body, call.api_version)
+            self._raise_prompt_filter(call)
+            return await self._generate(call, latency)
+        except wire.AzureError as error:
+            return self._finish(call, error)
+
+    def _check_api_version(self, call: _Call, *, v1: bool) -> None:
+        version = call.request.query_params.get("api-version")
+        call.api_version = version
+        if v1:
+            if version is not None and version not in V1_VERSIONS:
+                raise wire.api_version_not_supported()
+            call.api_version = None
+            return
+        if version is None:
+            raise wire.resource_not_found()
+        if version not in SUPPORTED_VERSIONS and version not in self.emulator.extra_api_versions:
+            raise wire.api_version_not_supported()
+
+    def _authenticate(self, call: _Call) -> None:
+        headers = call.request.headers
+        emulator = self.emulator
+        key = headers.get("api-key")
+        if key is not None:
+            call.auth = "api-key"
+            if key in emulator.api_keys:
+                return
+            raise wire.unauthorized_key()
+        authorization = headers.get("authorization")
+        if authorization is not None:
+            call.auth = "bearer"
+            scheme, _, token = authorization.partition(" ")
+            token = token.strip()
+            if scheme.lower() == "bearer" and token:
+                if token in emulator.api_keys:
+                    return
+                if emulator.bearer_tokens is not None:
+                    if token in emulator.bearer_tokens:
+                        return
+                elif _JWT.match(token):
+                    return
+            raise wire.unauthorized_token()
+        raise wire.unauthorized_key()
+
+    def _deployment(self, name: str) -> Deployment:
+        deployment = self.emulator.deployments.get(name)
+        if deployment is None:
+            raise wire.deployment_not_found()
+        return deployment
+
+    def _check_operation(self, deployment: Deployment, operation: str) -> None:
+        if deployment.kind != operation:
+            label = {"chat": "chatCompletion", "completions": "completion", "embeddings": "embeddings"}[operation]
+            raise wire.operation_not_supported(label, deployment.model)
+
+    @staticmethod
+    def _parse_json(raw: bytes) -> dict[str, Any]:
+        try:
+            body = json.loads(raw)
+        except (ValueError, UnicodeDecodeError):
+            raise wire.malformed_json() from None
+        if not isinstance(body, dict):
+            raise wire.invalid_request(
+                f"Invalid type for request body: expected an object, but got {wire.json_type_name(body)} instead.",
+                code="invalid_type",
+            )
+        return body
+
+    def _raise_http_faults(self, call: _Call) -> None:
+        for fault in call.faults:
+            if fault.kind == "rate_limit":
+                raise wire.rate_limited(
+                    retry_after_ms=fault.retry_after_ms or 0,
+                    operation=_OPERATION_NAMES.get(call.operation, call.operation),
+                    api_version=call.api_version,
+                )
+            if fault.kind == "server_error":
+                raise wire.server_error(fault.status, retry_after_ms=fault.retry_after_ms)
+
+    def _raise_prompt_filter(self, call: _Call) -> None:
+        for fault in call.faults:
+            if fault.kind == "prompt_filter":
+                raise wire.prompt_filtered(fault.flagged, api_version=call.api_version)
+
+    @staticmethod
+    async def _ask(backend: Backend, chat: ChatRequest) -> Reply | Fault:
+        try:
+            if backend.blocking:
+                return await anyio.to_thread.run_sync(backend.reply, chat)
+            return backend.reply(chat)
+        except ScriptExhaustedError as exc:
+            raise wire.invalid_request(f"Emulator: {exc}", code="EmulatorScriptExhausted") from None
+        except BackendError as exc:
+            raise wire.invalid_request(f"Emulator: {exc}", code="EmulatorBackendError") from None
+
+    async def _generate(self, call: _Call, latency: Fault | None) -> Any:
+        deployment = call.deployment
+        assert deployment is not None
+        backend = deployment.backend or self.emulator.backend
+        chat = ChatRequest(deployment.name, deployment.model, call.body, call.operation)
+        count = call.body.get("n") or 1
+        replies: list[Reply] = []
+        for _ in range(count):
+            answer = await self._ask(backend, chat)
+            # A fault queued as a scripted answer applies to this request; the next answer is what it shapes.
+            while isinstance(answer, Fault):
+                call.faults.append(answer)
+                self._raise_http_faults(call)
+                self._raise_prompt_filter(call)
+                if answer.kind == "latency":
+                    await anyio.sleep(answer.seconds)
+                    latency = merge_latency([f for f in call.faults if f.kind == "latency"])
+                answer = await self._ask(backend, chat)
+            replies.append(answer)
+        shaping = [f for f in call.faults if f.kind in ("completion_filter", "length")]
+        default_max = 16 if call.operation == "completions" else None
+        shaped = [responses.shape(chat, r, shaping, default_max_tokens=default_max) for r in replies]
+        drop = next((f for f in call.faults if f.kind == "drop_connection"), None)
+        self.emulator._count_tokens(deployment.name, sum(s.completion_tokens for s in shaped))
+        if call.body.get("stream"):
+            if call.operation == "chat":
+                events = responses.chat_chunks(
+                    chat, deployment, shaped, call.api_version, chunk_chars=self.emulator.chunk_chars
+                )
+            else:
+                events = responses.text_completion_chunks(chat, deployment, shaped, chunk_chars=self.emulator.chunk_chars)
+            headers = self._headers(call, 200)
+            headers["content-type"] = "text/event-stream; charset=utf-8"
+            headers["cache-control"] = "no-cache"
+            self._record(call, 200)
+            return _EventStream(
+                events,
+                headers,
+                chunk_seconds=latency.chunk_seconds if latency else 0.0,
+                drop_after=drop.after_chunks if drop else None,
+            )
+        if call.operation == "chat":
+            body = responses.chat_completion(chat, deployment, shaped, call.api_version)
+        else:
+            body = responses.text_completion(chat, deployment, shaped, call.api_version)
+        if drop is not None:
+            self._record(call, 200)
+            return _DroppedJSON(json.dumps(body).encode(), self._headers(call, 200))
+        return self._finish(call, body)
+
+    # --- responses --------------------------------------------------------------------------------
+
+    def _headers(self, call: _Call, status: int) -> dict[str, str]:
+        rid = wire.request_id()
+        headers = {"x-request-id": rid, "apim-request-id": rid, "x-ms-region": self.emulator.region}
+        if call.deployment is not None and status < 400:
+            remaining_requests, remaining_tokens = self.emulator._remaining(call.deployment.name)
+            headers["x-ratelimit-remaining-requests"] = str(remaining_requests)
+            headers["x-ratelimit-remaining-tokens"] = str(remaining_tokens)
+        return headers
+
+    def _finish(self, call: _Call, result: Any) -> Response:
+        if isinstance(result, wire.AzureError):
+            headers = {**self._headers(call, result.status), **result.headers}
+            self._record(call, result.status)
+            log.debug("emulator answered %s %s with %s", call.request.method, call.request.url.path, result.status)
+            return _json_response(result.status, result.body, headers)
+        self._record(call, 200)
+        return _json_response(200, result, self._headers(call, 200))
+
+    def _record(self, call: _Call, status: int) -> None:
+        request = call.request
+        headers = {k: ("<redacted>" if k in _SECRET_HEADERS else v) for k, v in request.headers.items()}
+        self.emulator._record(
+            RecordedRequest(
+                method=request.method,
+                path=request.url.path,
+                query=dict(request.query_params),
+                headers=headers,
+                body=call.body,
+                deployment=call.deployment.name if call.deployment else None,
+                api_version=call.api_version,
+                auth=call.auth,
+                status=status,
+                faults=tuple(call.faults),
+            )
+        )
+

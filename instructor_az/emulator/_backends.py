@@ -1,0 +1,301 @@
+"""Backends: what writes the emulator's answers.
+
+One small interface, `Backend.reply(request) -> Reply | Fault`, chosen per deployment:
+
+- `ScriptedBackend`: answers you queue (`push`) or rules you register (`on`), for tests.
+- `SchemaBackend`: a deterministic value valid for the JSON schema the request carries.
+- the local model backend plugs in here too (a later release).
+
+A backend only decides *what* the model says. The emulator turns a `Reply` into Azure's wire format
+(completion or SSE chunks, content-filter annotations, usage), so every backend streams the same way.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from abc import ABC, abstractmethod
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeAlias
+
+from ._faults import Fault
+from ._schema_values import SchemaValueError, value_for_schema
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    """A tool call in an answer. `arguments` is the JSON text, or any JSON value (serialized for you)."""
+
+    name: str
+    arguments: Any = field(default_factory=dict)
+    id: str | None = None
+
+    @property
+    def arguments_json(self) -> str:
+        return self.arguments if isinstance(self.arguments, str) else json.dumps(self.arguments)
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What the model answers: text `content`, `tool_calls`, or a `refusal`.
+
+    `finish_reason` is computed when left None: "tool_calls" for tool calls the model chose, "stop"
+    otherwise (Azure, like OpenAI, reports "stop" when `tool_choice` forced a named function).
+    """
+
+    content: str | None = None
+    tool_calls: Sequence[ToolCall] = ()
+    refusal: str | None = None
+    finish_reason: str | None = None
+
+
+@dataclass(frozen=True)
+class ChatRequest:
+    """A chat (or legacy completions) request as a backend sees it."""
+
+    deployment: str
+    model: str
+    body: Mapping[str, Any]
+    operation: str = "chat"  # "chat" or "completions"
+
+    @property
+    def messages(self) -> list[Mapping[str, Any]]:
+        if self.operation == "completions":
+            prompt = self.body.get("prompt", "")
+            text = prompt if isinstance(prompt, str) else "\n".join(str(p) for p in prompt)
+            return [{"role": "user", "content": text}]
+        return list(self.body.get("messages") or [])
+
+    @property
+    def tools(self) -> list[Mapping[str, Any]]:
+        return list(self.body.get("tools") or [])
+
+    @property
+    def tool_choice(self) -> Any:
+        return self.body.get("tool_choice")
+
+    @property
+    def response_format(self) -> Mapping[str, Any] | None:
+        fmt = self.body.get("response_format")
+        return fmt if isinstance(fmt, Mapping) else None
+
+    @property
+    def forced_tool(self) -> str | None:
+        """The function name `tool_choice` forces, if any."""
+        choice = self.tool_choice
+        if isinstance(choice, Mapping):
+            function = choice.get("function")
+            if isinstance(function, Mapping) and isinstance(function.get("name"), str):
+                return str(function["name"])
+        return None
+
+    def tool_schema(self, name: str) -> Mapping[str, Any] | None:
+        for tool in self.tools:
+            function = tool.get("function") or {}
+            if function.get("name") == name:
+                params = function.get("parameters")
+                return params if isinstance(params, Mapping) else {"type": "object", "properties": {}}
+        return None
+
+    @property
+    def answer_tool(self) -> str | None:
+        """The tool a structured answer goes to: the forced one, else the first when tools are on offer."""
+        if self.forced_tool:
+            return self.forced_tool
+        if self.tools and self.tool_choice != "none":
+            function = self.tools[0].get("function") or {}
+            name = function.get("name")
+            return name if isinstance(name, str) else None
+        return None
+
+    @property
+    def response_schema(self) -> Mapping[str, Any] | None:
+        """The JSON schema an answer must follow: the answer tool's parameters or `json_schema`."""
+        tool = self.answer_tool
+        if tool is not None:
+            return self.tool_schema(tool)
+        fmt = self.response_format
+        if fmt and fmt.get("type") == "json_schema":
+            spec = fmt.get("json_schema") or {}
+            schema = spec.get("schema")
+            return schema if isinstance(schema, Mapping) else {"type": "object"}
+        if fmt and fmt.get("type") == "json_object":
+            return self.prompt_schema or {"type": "object"}
+        return None
+
+    @property
+    def prompt_schema(self) -> Mapping[str, Any] | None:
+        """A JSON schema written into the messages (how JSON mode and fenced-JSON prompts carry it)."""
+        decoder = json.JSONDecoder()
+        for message in self.messages:
+            if message.get("role") not in ("system", "developer", "user"):
+                continue
+            text = _text_of(message.get("content"))
+            start = text.find("{")
+            while start != -1:
+                try:
+                    value, _ = decoder.raw_decode(text, start)
+                except ValueError:
+                    value = None
+                if isinstance(value, dict) and ("properties" in value or value.get("type") == "object"):
+                    return value
+                start = text.find("{", start + 1)
+        return None
+
+    @property
+    def wants_fenced_json(self) -> bool:
+        """Whether the prompt asks for the answer in a ```json block."""
+        return any("```json" in _text_of(m.get("content")) for m in self.messages if m.get("role") != "assistant")
+
+    @property
+    def last_user_text(self) -> str:
+        for message in reversed(self.messages):
+            if message.get("role") == "user":
+                return _text_of(message.get("content"))
+        return ""
+
+
+def _text_of(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return " ".join(str(part.get("text", "")) for part in content if isinstance(part, Mapping))
+    return ""
+
+
+Answer: TypeAlias = "Reply | Fault | str | Mapping[str, Any] | list[Any] | int | float | bool | None | Callable[[ChatRequest], Any]"
+
+
+def structured_reply(request: ChatRequest, value: Any) -> Reply:
+    """Put a JSON value where this request expects the answer: a tool call, or JSON content."""
+    tool = request.answer_tool
+    if tool is not None:
+        return Reply(tool_calls=[ToolCall(tool, value)])
+    return Reply(content=json.dumps(value))
+
+
+def to_reply(request: ChatRequest, answer: Any) -> Reply | Fault:
+    """Normalize any scripted answer to a `Reply` or a `Fault`."""
+    if callable(answer) and not isinstance(answer, (Reply, Fault)):
+        answer = answer(request)
+    if isinstance(answer, (Reply, Fault)):
+        return answer
+    if isinstance(answer, str):
+        return Reply(content=answer)
+    if isinstance(answer, ToolCall):
+        return Reply(tool_calls=[answer])
+    return structured_reply(request, answer)
+
+
+class Backend(ABC):
+    """Writes answers for one or more deployments."""
+
+    #: True when `reply` blocks for long (a real model): the emulator then runs it in a worker thread.
+    blocking: bool = False
+
+    @abstractmethod
+    def reply(self, request: ChatRequest) -> Reply | Fault:
+        """The answer to `request`, or a `Fault` to fail it with."""
+
+
+class ScriptExhaustedError(LookupError):
+    """The scripted backend was asked for an answer it had not been given."""
+
+
+Predicate = Callable[[ChatRequest], bool]
+
+
+class ScriptedBackend(Backend):
+    """Answers queued with `push` (first in, first out) or produced by rules registered with `on`.
+
+    An answer is a `Reply`, a `Fault`, a `ToolCall`, a string (text content), any other JSON value
+    (placed where the request expects structured output: the forced or first tool, else JSON content),
+    or a callable taking the `ChatRequest` and returning one of these. Queued answers are used before
+    rules. With neither, the request fails with a 400 telling you to queue an answer, unless a
+    `fallback` backend is set.
+    """
+
+    def __init__(self, fallback: Backend | None = None) -> None:
+        self.fallback = fallback
+        self._queue: deque[tuple[str | None, Any]] = deque()
+        self._rules: list[tuple[Predicate, Any]] = []
+        self._lock = threading.Lock()
+
+    def push(self, *answers: Any, deployment: str | None = None) -> ScriptedBackend:
+        """Queue answers, in order; `deployment` restricts them to requests for that deployment."""
+        with self._lock:
+            self._queue.extend((deployment, answer) for answer in answers)
+        return self
+
+    def on(self, predicate: Predicate, answer: Any) -> ScriptedBackend:
+        """Answer every request matching `predicate` with `answer` (when nothing is queued for it)."""
+        with self._lock:
+            self._rules.append((predicate, answer))
+        return self
+
+    def clear(self) -> None:
+        with self._lock:
+            self._queue.clear()
+            self._rules.clear()
+
+    @property
+    def pending(self) -> int:
+        """How many queued answers have not been used yet."""
+        return len(self._queue)
+
+    def reply(self, request: ChatRequest) -> Reply | Fault:
+        answer = self._next(request)
+        if answer is _NOTHING:
+            if self.fallback is not None:
+                return self.fallback.reply(request)
+            raise ScriptExhaustedError(
+                f"the scripted backend has no answer for deployment {request.deployment!r}: queue one with "
+                "emulator.scripted.push(...) or register a rule with emulator.scripted.on(...)"
+            )
+        return to_reply(request, answer)
+
+    def _next(self, request: ChatRequest) -> Any:
+        with self._lock:
+            for i, (deployment, answer) in enumerate(self._queue):
+                if deployment in (None, request.deployment):
+                    del self._queue[i]
+                    return answer
+            rules = list(self._rules)
+        for predicate, answer in rules:
+            if predicate(request):
+                return answer
+        return _NOTHING
+
+
+_NOTHING = object()
+
+
+class SchemaBackend(Backend):
+    """A deterministic answer valid for the request's schema; plain requests get a fixed sentence.
+
+    Not a model: values come from the schema's constraints, with numbers and capitalized words lifted
+    from the last user message where they fit (so "John is 30 years old" gives name "John", age 30).
+    """
+
+    def reply(self, request: ChatRequest) -> Reply | Fault:
+        schema = request.response_schema
+        fenced = False
+        if schema is None and request.wants_fenced_json:
+            schema, fenced = request.prompt_schema, True
+        if schema is None:
+            text = request.last_user_text.strip()
+            snippet = (text[:60] + "...") if len(text) > 60 else text
+            return Reply(content=f"This is the Azure OpenAI emulator's schema backend answering: {snippet}")
+        try:
+            value = value_for_schema(schema, text=request.last_user_text)
+        except SchemaValueError as exc:
+            raise BackendError(f"the schema backend cannot produce a value for this schema: {exc}") from None
+        if fenced:
+            return Reply(content=f"```json\n{json.dumps(value, indent=2)}\n```")
+        return structured_reply(request, value)
+
+
+class BackendError(RuntimeError):
+    """A backend could not answer; the emulator reports it as a 400 naming the reason."""

@@ -1,0 +1,81 @@
+"""Deployments: the names requests address, the model behind each, and what that model can do."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Literal
+
+from ._backends import Backend
+
+Kind = Literal["chat", "completions", "embeddings"]
+
+
+@dataclass
+class Deployment:
+    """A model deployment on the emulated resource.
+
+    `model` is the model name (`gpt-4o`), `version` its version (`2024-08-06`); responses report
+    `response_model` (Azure reports e.g. `gpt-4o-2024-08-06`). `backend` None means the emulator's
+    default backend. The capability flags mirror Azure's model matrix: a request using a feature the
+    model lacks gets Azure's 400.
+    """
+
+    name: str
+    model: str
+    version: str = ""
+    kind: Kind = "chat"
+    backend: Backend | None = None
+    tools: bool = True
+    json_mode: bool = True
+    structured_outputs: bool = True
+    vision: bool = False
+    parallel_tool_calls: bool = True
+    embedding_dimensions: int = 0
+    min_api_version: str | None = None
+    response_model: str = field(default="")
+
+    def __post_init__(self) -> None:
+        if not self.response_model:
+            self.response_model = f"{self.model}-{self.version}" if self.version else self.model
+
+    def renamed(self, name: str) -> Deployment:
+        return replace(self, name=name)
+
+
+def default_deployments() -> list[Deployment]:
+    """The deployments the seeds and Azure's samples use, each with its real model's capabilities."""
+    return [
+        Deployment(
+            "gpt-4",
+            "gpt-4",
+            "turbo-2024-04-09",
+            tools=True,
+            json_mode=True,
+            structured_outputs=False,
+            vision=True,
+            response_model="gpt-4",
+        ),
+        Deployment("gpt-4o", "gpt-4o", "2024-08-06", vision=True),
+        Deployment("gpt-4o-mini", "gpt-4o-mini", "2024-07-18", vision=True),
+        Deployment(
+            "gpt-35-turbo-instruct",
+            "gpt-35-turbo-instruct",
+            "0914",
+            kind="completions",
+            tools=False,
+            json_mode=False,
+            structured_outputs=False,
+            response_model="gpt-35-turbo-instruct",
+        ),
+        Deployment(
+            "text-embedding-3-large",
+            "text-embedding-3-large",
+            "1",
+            kind="embeddings",
+            tools=False,
+            json_mode=False,
+            structured_outputs=False,
+            embedding_dimensions=3072,
+            response_model="text-embedding-3-large",
+        ),
+    ]

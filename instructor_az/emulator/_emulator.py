@@ -1,0 +1,255 @@
+"""`Emulator`: an offline Azure OpenAI resource, in-process or on loopback."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import threading
+import time
+from collections import deque
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Literal
+
+import httpx2
+
+from ._api_versions import LATEST_GA
+from ._app import EmulatorApp, RecordedRequest
+from ._backends import Backend, SchemaBackend, ScriptedBackend
+from ._deployments import Deployment, default_deployments
+from ._faults import Fault, FaultBook
+from ._transport import AsyncEmulatorTransport, EmulatorTransport, _LoopThread
+
+if TYPE_CHECKING:
+    from openai import AsyncAzureOpenAI, AsyncOpenAI, AzureOpenAI, OpenAI
+
+DEFAULT_API_KEY = "emulator-key"
+DEFAULT_ENDPOINT = "https://emulator.openai.azure.com"
+BackendName = Literal["scripted", "schema", "local"]
+
+_REQUESTS_PER_MINUTE = 1000
+_TOKENS_PER_MINUTE = 150_000
+
+
+def make_backend(backend: Backend | BackendName) -> Backend:
+    if isinstance(backend, Backend):
+        return backend
+    if backend == "scripted":
+        return ScriptedBackend()
+    if backend == "schema":
+        return SchemaBackend()
+    if backend == "local":
+        raise NotImplementedError(
+            "the local model backend is not available in this release; use backend='schema' or 'scripted'"
+        )
+    raise ValueError(f"unknown backend {backend!r}: expected 'scripted', 'schema', 'local' or a Backend instance")
+
+
+class Emulator:
+    """An Azure OpenAI resource that runs offline.
+
+    ```python
+    emulator = Emulator(backend="scripted")
+    emulator.scripted.push({"name": "John", "age": 30})
+    client = emulator.client()            # an AzureOpenAI bound in-process: no sockets
+    ```
+
+    - `api_keys`: keys accepted in the `api-key` header (or as a bearer token on the v1 routes).
+    - `bearer_tokens`: Entra ID tokens accepted; None accepts any JWT-shaped token.
+    - `deployments`: replaces the default deployments (gpt-4, gpt-4o, gpt-4o-mini,
+      gpt-35-turbo-instruct, text-embedding-3-large).
+    - `backend`: the default backend: "scripted", "schema", or a `Backend`.
+    - `chunk_chars`: characters per streamed delta.
+    """
+
+    def __init__(
+        self,
+        *,
+        api_keys: Iterable[str] = (DEFAULT_API_KEY,),
+        bearer_tokens: Iterable[str] | None = None,
+        deployments: Iterable[Deployment] | None = None,
+        backend: Backend | BackendName = "schema",
+        chunk_chars: int = 8,
+        region: str = "Emulator",
+        extra_api_versions: Iterable[str] = (),
+        max_recorded: int = 10_000,
+    ) -> None:
+        self.api_keys: tuple[str, ...] = tuple(api_keys)
+        if not self.api_keys:
+            raise ValueError("an emulator needs at least one API key")
+        self.bearer_tokens = frozenset(bearer_tokens) if bearer_tokens is not None else None
+        self.deployments: dict[str, Deployment] = {}
+        for deployment in deployments if deployments is not None else default_deployments():
+            self.add_deployment(deployment)
+        self.backend = make_backend(backend)
+        if chunk_chars < 1:
+            raise ValueError("chunk_chars must be at least 1")
+        self.chunk_chars = chunk_chars
+        self.region = region
+        self.extra_api_versions = frozenset(extra_api_versions)
+        self.requests: deque[RecordedRequest] = deque(maxlen=max_recorded)
+        self._faults = FaultBook()
+        self._usage_lock = threading.Lock()
+        self._usage: dict[str, deque[tuple[float, int]]] = {}
+        self._loop_thread = _LoopThread()
+        self.app = EmulatorApp(self)
+
+    def __repr__(self) -> str:
+        return f"Emulator(deployments={sorted(self.deployments)}, backend={type(self.backend).__name__})"
+
+    # --- configuration ----------------------------------------------------------------------------
+
+    def add_deployment(self, deployment: Deployment) -> Deployment:
+        self.deployments[deployment.name] = deployment
+        return deployment
+
+    def deployment(self, name: str) -> Deployment:
+        try:
+            return self.deployments[name]
+        except KeyError:
+            raise KeyError(f"no deployment {name!r}; the emulator has {', '.join(sorted(self.deployments))}") from None
+
+    @property
+    def scripted(self) -> ScriptedBackend:
+        """The default backend, when it is scripted (`push` answers to it)."""
+        if not isinstance(self.backend, ScriptedBackend):
+            raise TypeError(
+                f"this emulator's default backend is {type(self.backend).__name__}; create it with "
+                "Emulator(backend='scripted') to queue answers"
+            )
+        return self.backend
+
+    def inject(self, fault: Fault, *, deployment: str | None = None, times: int | None = 1) -> None:
+        """Arm a fault for the next `times` requests (None: until `clear_faults`), optionally per deployment."""
+        if deployment is not None:
+            self.deployment(deployment)
+        self._faults.inject(fault, deployment=deployment, times=times)
+
+    def clear_faults(self) -> None:
+        self._faults.clear()
+
+    def reset(self) -> None:
+        """Forget recorded requests, faults and usage; clear a scripted backend's queue."""
+        self.requests.clear()
+        self._faults.clear()
+        with self._usage_lock:
+            self._usage.clear()
+        if isinstance(self.backend, ScriptedBackend):
+            self.backend.clear()
+
+    @property
+    def last_request(self) -> RecordedRequest:
+        if not self.requests:
+            raise LookupError("the emulator has not received any request yet")
+        return self.requests[-1]
+
+    def _record(self, request: RecordedRequest) -> None:
+        self.requests.append(request)
+
+    # --- rate-limit headers -----------------------------------------------------------------------
+
+    def _count_tokens(self, deployment: str, tokens: int) -> None:
+        with self._usage_lock:
+            self._usage.setdefault(deployment, deque()).append((time.monotonic(), tokens))
+
+    def _remaining(self, deployment: str) -> tuple[int, int]:
+        now = time.monotonic()
+        with self._usage_lock:
+            window = self._usage.setdefault(deployment, deque())
+            while window and now - window[0][0] > 60:
+                window.popleft()
+            used_tokens = sum(t for _, t in window)
+            return max(_REQUESTS_PER_MINUTE - len(window), 0), max(_TOKENS_PER_MINUTE - used_tokens, 0)
+
+    # --- clients bound in-process -----------------------------------------------------------------
+
+    def http_client(self) -> httpx2.Client:
+        return httpx2.Client(transport=EmulatorTransport(self.app, self._loop_thread))
+
+    def async_http_client(self) -> httpx2.AsyncClient:
+        return httpx2.AsyncClient(transport=AsyncEmulatorTransport(self.app))
+
+    def client(self, *, api_version: str = LATEST_GA, api_key: str | None = None, **kwargs: Any) -> AzureOpenAI:
+        """An `AzureOpenAI` client talking to this emulator in-process (pass any other SDK argument)."""
+        from openai import AzureOpenAI
+
+        kwargs.setdefault("azure_endpoint", DEFAULT_ENDPOINT)
+        if "azure_ad_token" not in kwargs and "azure_ad_token_provider" not in kwargs:
+            kwargs["api_key"] = api_key or self.api_keys[0]
+        return AzureOpenAI(api_version=api_version, http_client=self.http_client(), **kwargs)
+
+    def async_client(
+        self, *, api_version: str = LATEST_GA, api_key: str | None = None, **kwargs: Any
+    ) -> AsyncAzureOpenAI:
+        """An `AsyncAzureOpenAI` client talking to this emulator in-process."""
+        from openai import AsyncAzureOpenAI
+
+        kwargs.setdefault("azure_endpoint", DEFAULT_ENDPOINT)
+        if "azure_ad_token" not in kwargs and "azure_ad_token_provider" not in kwargs:
+            kwargs["api_key"] = api_key or self.api_keys[0]
+        return AsyncAzureOpenAI(api_version=api_version, http_client=self.async_http_client(), **kwargs)
+
+    def openai_client(self, *, api_key: str | None = None, **kwargs: Any) -> OpenAI:
+        """An `OpenAI` client on Azure's `v1` routes (`base_url=.../openai/v1/`), in-process."""
+        from openai import OpenAI
+
+        kwargs.setdefault("base_url", f"{DEFAULT_ENDPOINT}/openai/v1/")
+        return OpenAI(api_key=api_key or self.api_keys[0], http_client=self.http_client(), **kwargs)
+
+    def async_openai_client(self, *, api_key: str | None = None, **kwargs: Any) -> AsyncOpenAI:
+        from openai import AsyncOpenAI
+
+        kwargs.setdefault("base_url", f"{DEFAULT_ENDPOINT}/openai/v1/")
+        return AsyncOpenAI(api_key=api_key or self.api_keys[0], http_client=self.async_http_client(), **kwargs)
+
+    @staticmethod
+    def entra_token(subject: str = "emulator-user") -> str:
+        """A JWT-shaped token the emulator accepts as an Entra ID bearer token (not signed)."""
+
+        def part(data: dict[str, Any]) -> str:
+            return base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")
+
+        claims = {"aud": "https://cognitiveservices.azure.com", "sub": subject, "exp": int(time.time()) + 3600}
+        return f"{part({'alg': 'none', 'typ': 'JWT'})}.{part(claims)}.emulator"
+
+    # --- loopback ---------------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def serve(self, host: str = "127.0.0.1", port: int = 0, *, log_level: str = "warning") -> Iterator[str]:
+        """Serve on loopback in a background thread; yields the endpoint (`http://127.0.0.1:PORT`)."""
+        server = LoopbackServer(self, host=host, port=port, log_level=log_level)
+        server.start()
+        try:
+            yield server.endpoint
+        finally:
+            server.stop()
+
+    def close(self) -> None:
+        self._loop_thread.close()
+
+
+class LoopbackServer:
+    """uvicorn serving an emulator from a background thread (for end-to-end tests)."""
+
+    def __init__(self, emulator: Emulator, *, host: str = "127.0.0.1", port: int = 0, log_level: str = "warning") -> None:
+        import uvicorn
+
+        config = uvicorn.Config(emulator.app, host=host, port=port, log_level=log_level, lifespan="off")
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._server.run, name="instructor-az-emulator-server", daemon=True)
+        self.endpoint = ""
+
+    def start(self, timeout: float = 10.0) -> None:
+        self._thread.start()
+        deadline = time.monotonic() + timeout
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the emulator's loopback server did not start (is the port free?)")
+            time.sleep(0.01)
+        sockets = [s for server in self._server.servers for s in server.sockets]
+        host, port = sockets[0].getsockname()[:2]
+        self.endpoint = f"http://{host}:{port}"
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout=10)

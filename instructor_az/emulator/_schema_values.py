@@ -1,0 +1,658 @@
+"""Deterministic JSON values for a JSON schema: what the emulator's "schema" backend answers with.
+
+`value_for_schema(schema, text=...)` walks a JSON Schema (draft 2020-12 as pydantic v2 and OpenAI/Azure
+tools emit it) and builds one value that is valid for it. The same (schema, text) always gives the same
+value; nothing random or hash-seeded is involved. The rules:
+
+* `$ref` (JSON pointers inside the root: `#/$defs/..`, `#/definitions/..`) and `allOf` are merged into
+  one schema. `const` wins, then `enum` (the first member named in `text`, else the first member).
+* `anyOf` / `oneOf`: the first branch that yields a valid value, non-null branches first (for `oneOf`
+  the value must match no other branch). A `type` list is tried in order, `null` last.
+* Objects get every property in `properties` order, required or not; `dict`-like objects (only
+  `additionalProperties`) get one entry; `minProperties` adds `key`, `key2`, ... entries.
+* Arrays get one item unless `minItems`/`maxItems`/`prefixItems` say otherwise; items differ by a
+  "variant" number so `uniqueItems` holds.
+* Recursion: once a `$ref` recurs on the current path, or past depth 8, values become minimal: `null`
+  when allowed, `minItems` items, required properties only, a non-recursive `anyOf` branch.
+* Strings: `pattern` is turned into a matching string by walking Python's regex parse tree (literals,
+  classes, `\\d \\w \\s`, repeats, groups, alternation, anchors, backreferences; lookarounds are
+  skipped and the result re-checked). `format` gives a fixed sample (date-time, date, time, duration,
+  email, uri/url, uuid, ipv4, ipv6, hostname, and pydantic's uuidN/ip* formats). A property whose name
+  ends in "name" or is like title/city/country/company takes a capitalized word from `text` (words
+  that do not start a sentence first, each used once). Other strings read "example <property name>",
+  trimmed or padded to `minLength`/`maxLength`.
+* Numbers take the first unused number in `text` that satisfies the constraints, else 1 (1.0 for
+  `number`) or the nearest value meeting `minimum`/`maximum`/exclusive bounds/`multipleOf`.
+* Booleans are `true` (alternating with `false` across array items); a `true`/`{}` schema gets a string.
+
+Keywords without a generator (`not`, `if`/`then`, `contains`, `patternProperties`, `dependent*`,
+`unevaluated*`) are not steered; the finished value is always checked with `jsonschema` (format
+checking on) and `SchemaValueError`, naming the JSON path, is raised rather than returning it invalid.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import importlib
+import json
+import math
+import re
+import string
+import sys
+import uuid
+from collections.abc import Callable, Mapping
+from datetime import date
+from decimal import Decimal
+from typing import Any, NamedTuple
+from urllib.parse import urlsplit
+
+from jsonschema import FormatChecker  # type: ignore[import-untyped, unused-ignore]
+from jsonschema.exceptions import SchemaError, best_match  # type: ignore[import-untyped, unused-ignore]
+from jsonschema.validators import Draft202012Validator, validator_for  # type: ignore[import-untyped, unused-ignore]
+
+__all__ = ["SchemaValueError", "value_for_schema"]
+
+JSON = dict[str, Any]
+# Python 3.11 renamed sre_parse (which now warns on import) to re._parser; neither has stable stubs.
+_sre: Any = importlib.import_module("re._parser" if sys.version_info >= (3, 11) else "sre_parse")
+
+_SOFT_DEPTH = 8  # from here on values are minimal
+_HARD_DEPTH = 32  # a branch nested deeper has no finite value; give up on it
+_STEP_BUDGET = 20_000  # bounds anyOf backtracking over pathological recursive schemas
+_INF = math.inf
+
+
+class SchemaValueError(ValueError):
+    """Raised when no valid value can be produced (e.g. contradictory constraints, unresolvable $ref);
+    the message starts with the JSON path of the offending value."""
+
+
+def value_for_schema(schema: Mapping[str, Any], *, text: str = "") -> Any:
+    """A deterministic JSON value valid for `schema` (JSON Schema draft 2020-12 as pydantic v2 and
+    OpenAI/Azure tools emit it). `text` (the user's prompt) supplies plausible numbers and names."""
+    if not isinstance(schema, (Mapping, bool)):
+        raise SchemaValueError(f"$: a schema must be an object or a boolean, not {type(schema).__name__}")
+    validator = _validator(json.dumps(schema, sort_keys=True, default=str))
+    value = _Generator(schema, text, validator).gen(schema, _Ctx("$", "", 0, (), False, 0))
+    error = best_match(validator.iter_errors(value))
+    if error is not None:
+        raise SchemaValueError(f"{error.json_path}: could not produce a valid value ({error.message})")
+    return value
+
+
+# --- validation ---------------------------------------------------------------------------------------
+
+_RFC3339_TIME = r"([01]\d|2[0-3]):[0-5]\d:([0-5]\d|60)(\.\d+)?([Zz]|[+-]([01]\d|2[0-3]):[0-5]\d)"
+_DURATION = re.compile(r"P(?!$)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+S)?)?", re.ASCII)
+_LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_HOSTNAME = re.compile(rf"(?=.{{1,253}}$){_LABEL}(\.{_LABEL})*\.?", re.ASCII)
+
+
+def _is_datetime(v: str) -> bool:
+    d, sep, t = v.partition("T") if "T" in v else v.partition("t")
+    try:
+        date.fromisoformat(d)
+    except ValueError:
+        return False
+    return bool(sep) and re.fullmatch(_RFC3339_TIME, t, re.ASCII) is not None
+
+
+def _is_uri(v: str) -> bool:
+    return re.match(r"[A-Za-z][A-Za-z0-9+.-]*:", v) is not None and not re.search(r"\s", v) and bool(urlsplit(v))
+
+
+# The stdlib-only checkers jsonschema lacks without optional packages (rfc3339-validator, rfc3987, ...).
+_EXTRA_FORMATS: dict[str, Callable[[str], bool]] = {
+    "date-time": _is_datetime,
+    "time": lambda v: re.fullmatch(_RFC3339_TIME, v, re.ASCII) is not None,
+    "duration": lambda v: _DURATION.fullmatch(v) is not None,
+    "uri": _is_uri, "url": _is_uri, "iri": _is_uri,
+    "uri-reference": lambda v: not re.search(r"\s", v), "iri-reference": lambda v: not re.search(r"\s", v),
+    "hostname": lambda v: _HOSTNAME.fullmatch(v) is not None,
+}
+
+
+@functools.lru_cache(maxsize=64)
+def _validator(schema_json: str) -> Any:
+    """One validator per distinct schema: the emulator sees the same tool schemas request after request."""
+    schema = json.loads(schema_json)
+    cls = validator_for(schema, default=Draft202012Validator)
+    try:
+        cls.check_schema(schema)
+    except SchemaError as exc:
+        raise SchemaValueError(f"$: invalid schema at {exc.json_path}: {exc.message}") from None
+    checker = FormatChecker(formats=())
+    checker.checkers = dict(cls.FORMAT_CHECKER.checkers)
+    for name, check in _EXTRA_FORMATS.items():
+        if name not in checker.checkers:
+            checker.checks(name)(lambda v, check=check: not isinstance(v, str) or check(v))
+    return cls(schema, format_checker=checker)
+
+
+# --- generation ---------------------------------------------------------------------------------------
+
+
+class _Ctx(NamedTuple):
+    path: str  # JSON path of the value being built, for error messages
+    name: str  # property name (singular for array items), for placeholders and name heuristics
+    depth: int
+    refs: tuple[str, ...]  # $refs expanded on the way here, to notice recursion
+    minimal: bool
+    variant: int  # position among siblings, so array items differ
+
+    def child(self, key: str | int, name: str, variant: int) -> _Ctx:
+        if isinstance(key, int):
+            path = f"{self.path}[{key}]"
+        else:
+            path = f"{self.path}.{key}" if key.isidentifier() else f"{self.path}[{json.dumps(key)}]"
+        return self._replace(path=path, name=name, depth=self.depth + 1, variant=variant)
+
+
+_NUMBER_RE = re.compile(r"(?<![\w.])-?\d+(?:\.\d+)?(?![\w.]\d)")
+_WORD_RE = re.compile(r"[^\W\d_]+")
+_NAME_WORDS = ("title", "city", "country", "company", "author", "person", "organization", "organisation",
+               "brand", "employer", "town", "location", "place", "team", "owner", "manufacturer")
+_ANNOTATIONS = ("title", "description", "default", "examples", "$comment", "deprecated", "readOnly",
+                "writeOnly", "$id", "$schema", "$defs", "definitions", "$anchor", "discriminator")
+_OBJECT_KEYS = ("properties", "required", "additionalProperties", "minProperties", "maxProperties",
+                "propertyNames", "patternProperties")
+_ARRAY_KEYS = ("items", "prefixItems", "minItems", "maxItems", "uniqueItems", "contains")
+_STRING_KEYS = ("minLength", "maxLength", "pattern", "format")
+_NUMBER_KEYS = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf")
+
+
+def _words(name: str) -> list[str]:
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", name).replace("_", " ").replace("-", " ").lower().split()
+
+
+def _singular(name: str) -> str:
+    return name[:-1] if len(name) > 3 and name.endswith("s") and not name.endswith("ss") else name
+
+
+def _fit(text: str, lo: float, hi: float) -> str:
+    """Trim or pad `text` to a length in [lo, hi] (lo <= hi is checked by the caller)."""
+    if len(text) > hi:
+        cut = text[: int(hi)]
+        text = cut.rstrip() if len(cut.rstrip()) >= lo else cut
+    if len(text) < lo:
+        unit = (text or "x") + " "
+        text = (unit * (int(lo) // len(unit) + 1))[: int(lo)]
+        text = text[:-1] + "x" if text.endswith(" ") else text
+    return text
+
+
+class _Generator:
+    def __init__(self, root: Any, text: str, validator: Any) -> None:
+        self.root = root
+        self.validator = validator
+        self.text = text.lower()
+        self.numbers = [int(m) if "." not in m else float(m) for m in _NUMBER_RE.findall(text)]
+        inner: list[str] = []  # capitalized words that are not the first of a sentence: likely names
+        first: list[str] = []
+        for m in _WORD_RE.finditer(text):
+            word, j = m.group(), m.start() - 1
+            if len(word) < 2 or not word[0].isupper():
+                continue
+            while j >= 0 and text[j].isspace():
+                j -= 1
+            (first if j < 0 or text[j] in ".!?" else inner).append(word)
+        self.words = inner + first
+        self.used_numbers: set[int] = set()
+        self.used_words: set[int] = set()
+        self.steps = 0
+        self.flat: dict[int, tuple[Any, JSON, tuple[str, ...]]] = {}
+        self.busy: list[Any] = []
+
+    # -- $ref / allOf -----------------------------------------------------------------------------------
+
+    def flatten(self, schema: Any, path: str) -> tuple[JSON, tuple[str, ...]]:
+        """`schema` with `$ref` and `allOf` merged in, and the $refs that took; cached per schema object."""
+        if schema is True:
+            return {}, ()
+        if schema is False:
+            raise SchemaValueError(f"{path}: the schema is `false`, no value is valid")
+        if not isinstance(schema, Mapping):
+            raise SchemaValueError(f"{path}: a schema must be an object or a boolean, not {schema!r}")
+        hit = self.flat.get(id(schema))
+        if hit is not None and hit[0] is schema:  # identity check: ids of freed temporaries get reused
+            return hit[1], hit[2]
+        if not ("$ref" in schema or "allOf" in schema):
+            return dict(schema), ()
+        if any(s is schema for s in self.busy):
+            raise SchemaValueError(f"{path}: circular $ref/allOf with no schema in between")
+        self.busy.append(schema)
+        try:
+            out: JSON = {k: v for k, v in schema.items() if k not in ("$ref", "allOf")}
+            refs: tuple[str, ...] = ()
+            parts = list(schema.get("allOf", ()))
+            if "$ref" in schema:
+                parts.insert(0, self.resolve(schema["$ref"], path))
+                refs = (schema["$ref"],)
+            for part in parts:
+                flat, sub = self.flatten(part, path)
+                out, refs = _merge(out, flat, path), refs + sub
+        finally:
+            self.busy.pop()
+        self.flat[id(schema)] = (schema, out, refs)
+        return out, refs
+
+    def resolve(self, ref: Any, path: str) -> Any:
+        if not isinstance(ref, str) or not ref.startswith("#"):
+            raise SchemaValueError(f"{path}: cannot resolve $ref {ref!r} (only refs within the schema)")
+        node = self.root
+        for raw in ref[1:].split("/")[1:]:
+            token = re.sub(r"%([0-9A-Fa-f]{2})", lambda m: chr(int(m[1], 16)), raw)
+            token = token.replace("~1", "/").replace("~0", "~")
+            if isinstance(node, Mapping) and token in node:
+                node = node[token]
+            elif isinstance(node, list) and token.isdigit() and int(token) < len(node):
+                node = node[int(token)]
+            else:
+                raise SchemaValueError(f"{path}: cannot resolve $ref {ref!r}")
+        return node
+
+    # -- dispatch ---------------------------------------------------------------------------------------
+
+    def gen(self, schema: Any, ctx: _Ctx) -> Any:
+        flat, refs = self.flatten(schema, ctx.path)
+        return self.node(flat, refs, ctx)
+
+    def node(self, flat: JSON, refs: tuple[str, ...], ctx: _Ctx) -> Any:
+        self.steps += 1
+        if self.steps > _STEP_BUDGET or ctx.depth > _HARD_DEPTH:
+            raise SchemaValueError(f"{ctx.path}: no finite value found (recursive schema without a base case?)")
+        if refs:
+            ctx = ctx._replace(refs=ctx.refs + refs, minimal=ctx.minimal or any(r in ctx.refs for r in refs))
+        if ctx.depth >= _SOFT_DEPTH and not ctx.minimal:
+            ctx = ctx._replace(minimal=True)
+        for key in ("anyOf", "oneOf"):
+            if key in flat:
+                return self.branches(flat, key, ctx)
+        if "const" in flat:
+            return flat["const"]
+        if "enum" in flat:
+            return self.enum(flat, ctx)
+        types = self.types(flat, ctx)
+        errors: list[SchemaValueError] = []
+        for t in types:
+            state = (set(self.used_numbers), set(self.used_words))
+            try:
+                return self.typed(t, flat, ctx)
+            except SchemaValueError as exc:
+                self.used_numbers, self.used_words = state
+                errors.append(exc)
+        raise errors[0] if errors else SchemaValueError(f"{ctx.path}: no type is allowed")
+
+    def types(self, flat: JSON, ctx: _Ctx) -> list[str]:
+        declared = flat.get("type")
+        if declared is None:
+            for names, kind in ((_OBJECT_KEYS, "object"), (_ARRAY_KEYS, "array"), (_STRING_KEYS, "string"),
+                                (_NUMBER_KEYS, "number")):
+                if any(k in flat for k in names):
+                    return [kind]
+            return ["string"]  # any value is valid: a string reads best
+        types = [declared] if isinstance(declared, str) else list(declared)
+        nulls = [t for t in types if t == "null"]
+        others = [t for t in types if t != "null"]
+        return nulls + others if ctx.minimal else others + nulls
+
+    def typed(self, t: str, flat: JSON, ctx: _Ctx) -> Any:
+        if t == "object":
+            return self.object(flat, ctx)
+        if t == "array":
+            return self.array(flat, ctx)
+        if t == "string":
+            return self.string(flat, ctx)
+        if t in ("integer", "number"):
+            return self.number(flat, ctx, integer=t == "integer")
+        if t == "boolean":
+            return ctx.variant % 2 == 0
+        if t == "null":
+            return None
+        raise SchemaValueError(f"{ctx.path}: unknown type {t!r}")
+
+    def is_valid(self, schema: JSON, value: Any) -> bool:
+        return bool(self.validator.evolve(schema=schema).is_valid(value))
+
+    def branches(self, flat: JSON, key: str, ctx: _Ctx) -> Any:
+        rest = {k: v for k, v in flat.items() if k != key}
+        options: list[tuple[bool, JSON, tuple[str, ...]]] = []
+        for branch in flat[key]:
+            bflat, brefs = self.flatten(branch, ctx.path)
+            merged = _merge(rest, bflat, ctx.path) if rest else bflat
+            is_null = bflat.get("type") == "null" or ("const" in bflat and bflat["const"] is None)
+            options.append((is_null, merged, brefs))
+        options.sort(key=lambda o: o[0] != ctx.minimal)  # stable: null branches first only when minimal
+        errors: list[str] = []
+        for _, merged, brefs in options:
+            state = (set(self.used_numbers), set(self.used_words))
+            try:
+                value = self.node(merged, brefs, ctx)
+                if not self.is_valid(merged, value):
+                    raise SchemaValueError(f"{ctx.path}: {key} branch value does not validate")
+                if key == "oneOf" and sum(self.is_valid(o[1], value) for o in options) > 1:
+                    raise SchemaValueError(f"{ctx.path}: value matches more than one oneOf branch")
+                return value
+            except SchemaValueError as exc:
+                self.used_numbers, self.used_words = state
+                errors.append(str(exc))
+        raise SchemaValueError(f"{ctx.path}: no {key} branch yields a valid value ({'; '.join(errors[:3])})")
+
+    def enum(self, flat: JSON, ctx: _Ctx) -> Any:
+        members = list(flat["enum"])
+        if not members:
+            raise SchemaValueError(f"{ctx.path}: empty enum")
+        mentioned = [i for i, m in enumerate(members)
+                     if isinstance(m, str) and m and re.search(rf"\b{re.escape(m.lower())}\b", self.text)]
+        start = mentioned[0] if mentioned else 0
+        ordered = members[start:] + members[:start]
+        ordered = ordered[ctx.variant % len(ordered):] + ordered[: ctx.variant % len(ordered)]
+        if all(k in _ANNOTATIONS or k in ("enum", "type") for k in flat):
+            return ordered[0]
+        for member in ordered:  # other keywords alongside enum: the first member they accept
+            if self.is_valid(flat, member):
+                return member
+        raise SchemaValueError(f"{ctx.path}: no enum member satisfies the other constraints")
+
+    # -- containers -------------------------------------------------------------------------------------
+
+    def object(self, flat: JSON, ctx: _Ctx) -> JSON:
+        props: Mapping[str, Any] = flat.get("properties", {})
+        required = list(flat.get("required", []))
+        extra = flat.get("additionalProperties", True)
+        lo, hi = flat.get("minProperties", 0), flat.get("maxProperties", _INF)
+        if lo > hi:
+            raise SchemaValueError(f"{ctx.path}: minProperties {lo} > maxProperties {hi}")
+        keys = [k for k in props if not ctx.minimal or k in required]
+        keys += [k for k in required if k not in keys]
+        optional = [k for k in keys if k not in required]
+        while len(keys) > hi and optional:  # drop optional properties from the end
+            keys.remove(optional.pop())
+        if len(keys) > hi:
+            raise SchemaValueError(f"{ctx.path}: {len(required)} required properties > maxProperties {hi}")
+        out: JSON = {}
+        for key in keys:
+            sub = props[key] if key in props else extra
+            if sub is False:
+                raise SchemaValueError(f"{ctx.path}: required property {key!r} is not allowed")
+            out[key] = self.gen(sub, ctx.child(key, key, ctx.variant))
+        dict_like = not props and isinstance(extra, Mapping) and not ctx.minimal
+        target = max(lo, min(1, hi) if dict_like else 0)
+        n = 0
+        while len(out) < target:
+            if extra is False:
+                raise SchemaValueError(f"{ctx.path}: minProperties {lo} needs properties that are not allowed")
+            n += 1
+            if "propertyNames" in flat:
+                key = self.gen(flat["propertyNames"], ctx._replace(name="key", variant=ctx.variant + n - 1))
+            else:
+                key = "key" if n == 1 else f"key{n}"
+            if not isinstance(key, str) or key in out:
+                raise SchemaValueError(f"{ctx.path}: cannot name another property ({key!r})")
+            out[key] = self.gen(extra, ctx.child(key, "value", ctx.variant + n - 1))
+        return out
+
+    def array(self, flat: JSON, ctx: _Ctx) -> list[Any]:
+        prefix, items = flat.get("prefixItems", []), flat.get("items", True)
+        if isinstance(items, list):  # draft 2019 and older tuple form
+            prefix, items = items, flat.get("additionalItems", True)
+        lo, hi = flat.get("minItems", 0), flat.get("maxItems", _INF)
+        if lo > hi:
+            raise SchemaValueError(f"{ctx.path}: minItems {lo} > maxItems {hi}")
+        count = lo if ctx.minimal else max(lo, min(len(prefix) or 1, hi))
+        if items is False and count > len(prefix):
+            if lo > len(prefix):
+                raise SchemaValueError(f"{ctx.path}: minItems {lo} > {len(prefix)} allowed items")
+            count = len(prefix)
+        unique = bool(flat.get("uniqueItems"))
+        out: list[Any] = []
+        seen: list[str] = []
+        for i in range(int(count)):
+            sub = prefix[i] if i < len(prefix) else items
+            for attempt in range(6 if unique else 1):  # retry with other variants until distinct
+                variant = ctx.variant + i + attempt * int(count)
+                state = (set(self.used_numbers), set(self.used_words))
+                value = self.gen(sub, ctx.child(i, _singular(ctx.name), variant))
+                canon = json.dumps(value, sort_keys=True)
+                if not unique or canon not in seen:
+                    break
+                self.used_numbers, self.used_words = state
+            else:
+                raise SchemaValueError(f"{ctx.path}[{i}]: cannot make {count} distinct items")
+            out.append(value)
+            seen.append(canon)
+        return out
+
+    # -- scalars ----------------------------------------------------------------------------------------
+
+    def string(self, flat: JSON, ctx: _Ctx) -> str:
+        lo, hi = flat.get("minLength", 0), flat.get("maxLength", _INF)
+        if lo > hi:
+            raise SchemaValueError(f"{ctx.path}: minLength {lo} > maxLength {hi}")
+        if "pattern" in flat:
+            return _pattern_string(flat["pattern"], ctx.path, ctx.variant, lo, hi)
+        fmt = flat.get("format")
+        if fmt in _FORMATS:
+            value = _FORMATS[fmt](ctx.variant, ctx.path)
+            if not lo <= len(value) <= hi:
+                raise SchemaValueError(f"{ctx.path}: a {fmt} ({value!r}) does not fit length [{lo}, {hi}]")
+            return value
+        words = _words(ctx.name)
+        if words and (words[-1].endswith("name") or words[-1] in _NAME_WORDS):
+            for i, word in enumerate(self.words):
+                if i not in self.used_words and lo <= len(word) <= hi:
+                    self.used_words.add(i)
+                    return word
+        suffix = f" {ctx.variant + 1}" if ctx.variant else ""
+        base = " ".join(["example", *words])
+        if hi >= len(suffix) + 1:
+            return _fit(base, max(0, lo - len(suffix)), hi - len(suffix)) + suffix
+        return _fit(base + suffix, lo, hi)
+
+    def number(self, flat: JSON, ctx: _Ctx, *, integer: bool) -> int | float:
+        kind = "integer" if integer else "number"
+        lo, hi = flat.get("minimum", -_INF), flat.get("maximum", _INF)
+        xlo, xhi = flat.get("exclusiveMinimum", -_INF), flat.get("exclusiveMaximum", _INF)
+        if xlo is True or xhi is True:  # draft 4 spelling: booleans that make minimum/maximum exclusive
+            xlo, xhi = (lo if xlo is True else -_INF), (hi if xhi is True else _INF)
+        xlo, xhi = (-_INF if xlo is False else xlo), (_INF if xhi is False else xhi)
+        mult = flat.get("multipleOf")
+        low, high = max(lo, xlo), min(hi, xhi)
+        if low > high or (low == high and (xlo == low or xhi == high)):
+            raise SchemaValueError(f"{ctx.path}: no {kind} is > {xlo}, >= {lo}, < {xhi} and <= {hi}")
+
+        def ok(v: float) -> bool:
+            if not (lo <= v <= hi and xlo < v < xhi) or (integer and v != int(v)):
+                return False
+            return mult is None or _multiple_of(v, mult)
+
+        for i, n in enumerate(self.numbers):
+            if i not in self.used_numbers and ok(n):
+                self.used_numbers.add(i)
+                return int(n) if integer else float(n)
+        candidates: list[float] = [1 + ctx.variant, 1]
+        for bound, step in ((low, 1), (high, -1)):
+            if math.isfinite(bound):
+                candidates += [bound + step * ctx.variant, bound, bound + step, bound + step / 2]
+        if math.isfinite(low) and math.isfinite(high):
+            candidates.append((low + high) / 2)
+        candidates += [0, -1]
+        for c in candidates:
+            if integer:
+                c = math.ceil(c)
+            if mult is not None:
+                c = _snap(c, mult)
+            if ok(c):
+                return int(c) if integer else float(c)
+        raise SchemaValueError(f"{ctx.path}: found no {kind} in [{low}, {high}] that is a multiple of {mult}")
+
+
+def _multiple_of(v: float, mult: float) -> bool:
+    """jsonschema's own multipleOf test, so floats that it rejects are never produced."""
+    if isinstance(mult, float):
+        q = v / mult
+        return math.isfinite(q) and int(q) == q
+    return not v % mult
+
+
+def _snap(v: float, mult: float) -> float:
+    """The smallest multiple of `mult` at or above `v`, computed in decimal to avoid 0.30000000000000004."""
+    k = math.ceil(Decimal(repr(v)) / Decimal(repr(mult)))
+    result = Decimal(k) * Decimal(repr(mult))
+    return int(result) if result == int(result) and not isinstance(mult, float) else float(result)
+
+
+def _merge(a: JSON, b: JSON, path: str) -> JSON:
+    """Both schemas at once (allOf semantics), for the keywords that can be combined exactly."""
+    out = dict(a)
+    for key, bv in b.items():
+        if key not in out or out[key] == bv:
+            out[key] = bv
+            continue
+        av = out[key]
+        if key in ("minimum", "exclusiveMinimum", "minLength", "minItems", "minProperties"):
+            out[key] = max(av, bv)
+        elif key in ("maximum", "exclusiveMaximum", "maxLength", "maxItems", "maxProperties"):
+            out[key] = min(av, bv)
+        elif key == "required":
+            out[key] = list(av) + [r for r in bv if r not in av]
+        elif key == "properties":
+            out[key] = {**av, **{k: {"allOf": [av[k], v]} if k in av else v for k, v in bv.items()}}
+        elif key == "type":
+            at, bt = ([t] if isinstance(t, str) else list(t) for t in (av, bv))
+            both = [t for t in at if t in bt or (t == "integer" and "number" in bt)]
+            both += ["integer"] if "number" in at and "integer" in bt and "integer" not in both else []
+            if not both:
+                raise SchemaValueError(f"{path}: type {av!r} contradicts type {bv!r}")
+            out[key] = both
+        elif key == "enum":
+            out[key] = [m for m in av if m in bv]
+        elif key in ("anyOf", "oneOf"):
+            out[key] = [{"allOf": [x, y]} for x in av for y in bv]
+        elif key == "not":
+            out[key] = {"anyOf": [av, bv]}
+        elif key == "prefixItems":
+            out[key] = [{"allOf": [x, y]} for x, y in zip(av, bv)] + av[len(bv):] + bv[len(av):]
+        elif key in ("const", "pattern", "format", "multipleOf"):
+            raise SchemaValueError(f"{path}: cannot satisfy both {key} {av!r} and {key} {bv!r}")
+        elif isinstance(av, (Mapping, bool)) and isinstance(bv, (Mapping, bool)):
+            out[key] = {"allOf": [av, bv]}  # items, additionalProperties, propertyNames, ...
+        # anything else is an annotation (title, description, ...): the first one stays
+    return out
+
+
+# --- formats ------------------------------------------------------------------------------------------
+
+
+def _uuid(version: int) -> Callable[[int, str], str]:
+    # Derived from the JSON path so every uuid field differs, yet stays the same from call to call.
+    return lambda v, path: str(uuid.UUID(bytes=hashlib.sha1(f"{path}#{v}".encode()).digest()[:16],
+                                         version=version))
+
+
+_FORMATS: dict[str, Callable[[int, str], str]] = {
+    "date-time": lambda v, _: f"2024-01-{1 + v % 28:02d}T09:30:00Z",
+    "date": lambda v, _: f"2024-01-{1 + v % 28:02d}",
+    "time": lambda v, _: f"09:{30 + v % 30:02d}:00Z",
+    "duration": lambda v, _: f"P{1 + v}D",
+    "email": lambda v, _: f"user{v + 1 if v else ''}@example.com",
+    "idn-email": lambda v, _: f"user{v + 1 if v else ''}@example.com",
+    "hostname": lambda v, _: f"host{v + 1}.example.com" if v else "example.com",
+    "idn-hostname": lambda v, _: f"host{v + 1}.example.com" if v else "example.com",
+    "ipv4": lambda v, _: f"192.0.2.{1 + v % 254}",
+    "ipv6": lambda v, _: f"2001:db8::{v + 1:x}",
+    "regex": lambda v, _: "^[a-z]+$",
+    "uuid": _uuid(4), "uuid1": _uuid(1), "uuid3": _uuid(3), "uuid4": _uuid(4), "uuid5": _uuid(5),
+    # pydantic's own formats for ipaddress types
+    "ipvanyaddress": lambda v, _: f"192.0.2.{1 + v % 254}",
+    "ipvanyinterface": lambda v, _: f"192.0.2.{1 + v % 254}/24",
+    "ipv4interface": lambda v, _: f"192.0.2.{1 + v % 254}/24",
+    "ipv6interface": lambda v, _: f"2001:db8::{v + 1:x}/64",
+    "ipvanynetwork": lambda v, _: f"192.0.{2 + v % 250}.0/24",
+    "ipv4network": lambda v, _: f"192.0.{2 + v % 250}.0/24",
+    "ipv6network": lambda v, _: f"2001:db8:{v:x}::/48",
+}
+for _name in ("uri", "url", "iri", "uri-reference", "iri-reference"):
+    _FORMATS[_name] = lambda v, _: f"https://example.com/{v + 1 if v else ''}"
+del _name
+
+
+# --- regular expressions ------------------------------------------------------------------------------
+
+_PREFERRED = string.ascii_lowercase + string.ascii_uppercase + string.digits + " " + string.punctuation
+_CATEGORIES = {name: re.compile(rx) for name, rx in (
+    ("CATEGORY_DIGIT", r"\d"), ("CATEGORY_NOT_DIGIT", r"\D"), ("CATEGORY_SPACE", r"\s"),
+    ("CATEGORY_NOT_SPACE", r"\S"), ("CATEGORY_WORD", r"\w"), ("CATEGORY_NOT_WORD", r"\W"))}
+
+
+def _pattern_string(pattern: Any, path: str, variant: int, lo: float, hi: float) -> str:
+    """A string that `re.search(pattern, ...)` accepts with length in [lo, hi]: emit the parse tree with
+    repeats at their minimum plus a growing `extra`, until one fits."""
+    try:
+        compiled, parsed = re.compile(pattern), _sre.parse(pattern)
+    except (re.error, TypeError) as exc:
+        raise SchemaValueError(f"{path}: invalid pattern {pattern!r}: {exc}") from None
+    for extra in dict.fromkeys((0, 1, 2, 3, 5, 8, 16, 32, 64, int(min(lo, 10_000)))):
+        s = _emit(parsed, _Emitter(variant, extra, path, pattern))
+        for candidate in (s, s + "x" * int(lo - len(s)), "x" * int(lo - len(s)) + s):
+            if lo <= len(candidate) <= hi and compiled.search(candidate):
+                return candidate
+    raise SchemaValueError(f"{path}: cannot produce a string matching {pattern!r} with length in [{lo}, {hi}]")
+
+
+class _Emitter:
+    __slots__ = ("extra", "groups", "path", "pattern", "variant")
+
+    def __init__(self, variant: int, extra: int, path: str, pattern: str) -> None:
+        self.variant, self.extra, self.path, self.pattern = variant, extra, path, pattern
+        self.groups: dict[int, str] = {}  # capture group -> text, for backreferences
+
+
+def _emit(items: Any, em: _Emitter) -> str:
+    out: list[str] = []
+    for op, av in items:
+        name = op.name
+        if name == "LITERAL":
+            out.append(chr(av))
+        elif name in ("IN", "NOT_LITERAL", "ANY"):
+            members = [(_sre.NEGATE, None), (_sre.LITERAL, av)] if name == "NOT_LITERAL" else av
+            out.append(_class_char([(_sre.NEGATE, None), (_sre.LITERAL, 10)] if name == "ANY" else members,
+                                   em))
+        elif name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"):
+            low, high, sub = av
+            out.extend(_emit(sub, em) for _ in range(min(high, low + em.extra)))
+        elif name == "SUBPATTERN":
+            text = _emit(av[-1], em)
+            if av[0] is not None:
+                em.groups[av[0]] = text
+            out.append(text)
+        elif name == "ATOMIC_GROUP":
+            out.append(_emit(av, em))
+        elif name == "BRANCH":
+            out.append(_emit(av[1][em.variant % len(av[1])], em))
+        elif name == "GROUPREF":
+            out.append(em.groups.get(av, ""))
+        elif name not in ("AT", "ASSERT", "ASSERT_NOT"):  # anchors emit nothing; lookarounds re-checked
+            raise SchemaValueError(f"{em.path}: pattern {em.pattern!r} uses {name}, which is not supported")
+    return "".join(out)
+
+
+def _class_char(items: Any, em: _Emitter) -> str:
+    negate = any(op.name == "NEGATE" for op, _ in items)
+    seeds = [chr(av if op.name == "LITERAL" else av[0]) for op, av in items if op.name in ("LITERAL", "RANGE")]
+    members = [c for c in dict.fromkeys(seeds + list(_PREFERRED)) if _in_class(c, items) != negate]
+    if not members:
+        raise SchemaValueError(f"{em.path}: a character class in {em.pattern!r} matches no printable char")
+    return members[em.variant % len(members)]
+
+
+def _in_class(c: str, items: Any) -> bool:
+    o = ord(c)
+    for op, av in items:
+        name = op.name
+        if (name == "LITERAL" and o == av) or (name == "RANGE" and av[0] <= o <= av[1]):
+            return True
+        if name == "CATEGORY" and av.name in _CATEGORIES and _CATEGORIES[av.name].fullmatch(c):
+            return True
+    return False
