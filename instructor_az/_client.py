@@ -83,7 +83,9 @@ class _Base(Generic[ClientT]):
         self.hooks.clear(name)
 
     def _rewrap(self, client: ClientT) -> Any:
-        return type(self)(client, mode=self.mode, hooks=self.hooks.copy(), after_completion=self._after_completion)
+        return type(self)(
+            client, mode=self.mode, hooks=self.hooks.copy(), after_completion=self._after_completion
+        )
 
     def with_options(self, **options: Any) -> Any:
         """The SDK's `with_options` (max_retries, timeout, ...), still wrapped."""
@@ -107,7 +109,9 @@ class _Base(Generic[ClientT]):
                 "in this release yet; call create() without stream=True"
             )
         if kwargs.pop("iterator", False):
-            raise NotImplementedError("iterator=True (streamed Iterable responses) is not available in this release yet")
+            raise NotImplementedError(
+                "iterator=True (streamed Iterable responses) is not available in this release yet"
+            )
         plan = compile_plan(response_model, self.mode)
         request = plan.request(kwargs)
         return Attempts(
@@ -197,7 +201,9 @@ class AsyncInstructor(_Base[AsyncOpenAI]):
         """Awaitable: the validated value (or the SDK's object when `response_model` is None)."""
         if response_model is None:
             return self.client.chat.completions.create(**kwargs)
-        return self._create(response_model, max_retries, context, validation_context, kwargs, with_completion=False)
+        return self._create(
+            response_model, max_retries, context, validation_context, kwargs, with_completion=False
+        )
 
     def create_with_completion(
         self,
@@ -208,7 +214,9 @@ class AsyncInstructor(_Base[AsyncOpenAI]):
         validation_context: Mapping[str, Any] | None = None,
         **kwargs: Any,
     ) -> Awaitable[tuple[Any, Any]]:
-        return self._create(response_model, max_retries, context, validation_context, kwargs, with_completion=True)
+        return self._create(
+            response_model, max_retries, context, validation_context, kwargs, with_completion=True
+        )
 
     async def _create(
         self,

@@ -74,7 +74,9 @@ class ResponseParseError(InstructorError):
     `errors` lists each problem as `{"loc": ..., "msg": ..., "type": ...}`; `text` is the answer.
     """
 
-    def __init__(self, message: str, *, text: str | None = None, errors: Sequence[Mapping[str, Any]] = ()) -> None:
+    def __init__(
+        self, message: str, *, text: str | None = None, errors: Sequence[Mapping[str, Any]] = ()
+    ) -> None:
         super().__init__(message)
         self.text = text
         self.errors = list(errors)
@@ -207,7 +209,10 @@ class ContentFilterError(AzureResponseError):
         self.response = response
         self.partial_text = partial_text
         blocked = self.filtered_categories
-        named = ", ".join(f"{name} ({self.categories[name].describe()})" for name in blocked) or "no category named"
+        named = (
+            ", ".join(f"{name} ({self.categories[name].describe()})" for name in blocked)
+            or "no category named"
+        )
         what = "prompt" if source == "prompt" else "completion"
         advice = (
             "Change the input, or ask your Azure administrator about the deployment's content filter policy."
@@ -216,7 +221,9 @@ class ContentFilterError(AzureResponseError):
             "deployment's content filter policy."
         )
         super().__init__(
-            f"Azure's content filter blocked the {what}: {named}. {advice}", completion=completion, usage=usage
+            f"Azure's content filter blocked the {what}: {named}. {advice}",
+            completion=completion,
+            usage=usage,
         )
 
     @property

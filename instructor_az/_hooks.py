@@ -79,4 +79,6 @@ class Hooks:
             try:
                 handler(*args, **kwargs)
             except Exception:
-                log.exception("hook %r handler %r raised; the call goes on", name, getattr(handler, "__name__", handler))
+                log.exception(
+                    "hook %r handler %r raised; the call goes on", name, getattr(handler, "__name__", handler)
+                )

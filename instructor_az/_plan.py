@@ -179,7 +179,11 @@ class Plan:
                 "role": "assistant",
                 "content": message.content,
                 "tool_calls": [
-                    {"id": c.id, "type": "function", "function": {"name": c.function.name, "arguments": c.function.arguments}}
+                    {
+                        "id": c.id,
+                        "type": "function",
+                        "function": {"name": c.function.name, "arguments": c.function.arguments},
+                    }
                     for c in calls
                 ],
             }

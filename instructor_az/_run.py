@@ -44,7 +44,9 @@ def retrying_for(max_retries: int | Retrying | AsyncRetrying, *, is_async: bool)
         )
     if isinstance(max_retries, int):
         if max_retries < 1:
-            raise ConfigurationError(f"max_retries must be at least 1 (the number of attempts), got {max_retries}")
+            raise ConfigurationError(
+                f"max_retries must be at least 1 (the number of attempts), got {max_retries}"
+            )
         stop = stop_after_attempt(max_retries)
         return AsyncRetrying(stop=stop, reraise=False) if is_async else Retrying(stop=stop, reraise=False)
     if is_async and not isinstance(max_retries, AsyncRetrying):
@@ -81,7 +83,9 @@ def prompt_filter_error(exc: BadRequestError) -> ContentFilterError | None:
         return None
     inner = error.get("innererror") if isinstance(error.get("innererror"), Mapping) else {}
     return ContentFilterError(
-        source="prompt", categories=content_filter_categories(inner.get("content_filter_result")), response=exc
+        source="prompt",
+        categories=content_filter_categories(inner.get("content_filter_result")),
+        response=exc,
     )
 
 
@@ -145,7 +149,10 @@ class Attempts:
             self.attempts.append(Attempt(number, completion, exc, usage))
             if self.hooks:
                 self.hooks.emit("parse:error", exc)
-            self.request = {**self.request, "messages": [*self.request["messages"], *self.plan.reask_messages(completion, exc)]}
+            self.request = {
+                **self.request,
+                "messages": [*self.request["messages"], *self.plan.reask_messages(completion, exc)],
+            }
             raise
         except AzureResponseError as exc:
             self.attempts.append(Attempt(number, completion, exc, usage))
@@ -178,7 +185,9 @@ class Attempts:
             )
         if reason == "length":
             raise IncompleteOutputException(
-                partial_text=choice.message.content or _arguments(choice.message), completion=completion, usage=self.usage
+                partial_text=choice.message.content or _arguments(choice.message),
+                completion=completion,
+                usage=self.usage,
             )
 
     def exhausted(self, last: BaseException | None) -> InstructorRetryException:

@@ -276,7 +276,8 @@ def strict_schema(schema: Mapping[str, Any]) -> StrictSchema:
     definitions = schema.get("$defs") or {}
     if definitions:
         out["$defs"] = {
-            name: worker.node(copy.deepcopy(d), f"$defs.{name}", f"#/$defs/{name}") for name, d in definitions.items()
+            name: worker.node(copy.deepcopy(d), f"$defs.{name}", f"#/$defs/{name}")
+            for name, d in definitions.items()
         }
     _check_limits(out)
     # Inline-object nullability is keyed by JSON path; answers are walked by schema location instead.
@@ -295,7 +296,9 @@ def _walk(schema: Any, path: str) -> Iterator[tuple[str, JSON]]:
         yield from _walk(branch, f"{path}.anyOf[{i}]")
 
 
-def _depth(schema: Any, definitions: Mapping[str, Any], level: int, stack: tuple[str, ...], path: str) -> None:
+def _depth(
+    schema: Any, definitions: Mapping[str, Any], level: int, stack: tuple[str, ...], path: str
+) -> None:
     if not isinstance(schema, dict):
         return
     ref = schema.get("$ref")

@@ -30,7 +30,12 @@ JSON = dict[str, Any]
 
 def pydantic_errors(error: ValidationError) -> list[JSON]:
     return [
-        {"loc": tuple(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", ""), "input": e.get("input")}
+        {
+            "loc": tuple(e.get("loc", ())),
+            "msg": e.get("msg", ""),
+            "type": e.get("type", ""),
+            "input": e.get("input"),
+        }
         for e in error.errors(include_url=False)
     ]
 
@@ -157,13 +162,17 @@ class SchemaTarget(Target):
             validator_cls.check_schema(self.raw)
         except jsonschema.SchemaError as exc:
             path = "$" + "".join(f"[{p!r}]" if isinstance(p, int) else f".{p}" for p in exc.absolute_path)
-            raise SchemaError(f"response_model is not a valid JSON Schema: {exc.message}", path=path) from None
+            raise SchemaError(
+                f"response_model is not a valid JSON Schema: {exc.message}", path=path
+            ) from None
         self.schema = dict(self.raw)
         title = self.raw.get("title")
         self.name = tool_name(title) if isinstance(title, str) else "Response"
         self.display_name = title if isinstance(title, str) else "JSON schema"
         description = self.raw.get("description")
-        self.description = description if isinstance(description, str) else f"Answer matching the schema {self.name}"
+        self.description = (
+            description if isinstance(description, str) else f"Answer matching the schema {self.name}"
+        )
         self._validator = validator_cls(self.raw, format_checker=jsonschema.FormatChecker())
 
     def validate_text(self, text: str, context: Mapping[str, Any] | None) -> Any:
@@ -177,12 +186,15 @@ class SchemaTarget(Target):
         errors = sorted(self._validator.iter_errors(obj), key=lambda e: list(e.absolute_path))
         if errors:
             found = [
-                {"loc": tuple(e.absolute_path), "msg": e.message, "type": str(e.validator), "input": e.instance}
+                {
+                    "loc": tuple(e.absolute_path),
+                    "msg": e.message,
+                    "type": str(e.validator),
+                    "input": e.instance,
+                }
                 for e in errors
             ]
-            listing = "; ".join(
-                f"{_json_path(e['loc'])}: {e['msg']}" for e in found[:5]
-            )
+            listing = "; ".join(f"{_json_path(e['loc'])}: {e['msg']}" for e in found[:5])
             raise ResponseParseError(
                 f"{len(found)} error{'s' if len(found) != 1 else ''} validating the answer against the schema: {listing}",
                 text=json.dumps(obj),
@@ -204,7 +216,7 @@ def _type_name(tp: Any) -> str:
 def _is_iterable_marker(tp: Any) -> Any | None:
     """The item type of `Iterable[T]` / `list[T]` used as a multi-object response model."""
     origin = typing.get_origin(tp)
-    if origin in (Iterable, typing.Iterable):  # noqa: UP006
+    if origin in (Iterable, typing.Iterable):
         args = typing.get_args(tp)
         return args[0] if args else Any
     return None

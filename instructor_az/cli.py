@@ -71,10 +71,15 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     emulator = commands.add_parser("emulator", help="serve the Azure OpenAI emulator over HTTP")
-    emulator.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1, loopback)")
+    emulator.add_argument(
+        "--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1, loopback)"
+    )
     emulator.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
     emulator.add_argument(
-        "--api-key", action="append", metavar="KEY", help="an accepted API key (repeatable; default: emulator-key)"
+        "--api-key",
+        action="append",
+        metavar="KEY",
+        help="an accepted API key (repeatable; default: emulator-key)",
     )
     emulator.add_argument(
         "--backend", choices=["schema", "scripted", "local"], default="schema", help="what writes answers"
@@ -86,11 +91,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="a deployment to serve (repeatable; replaces the defaults)",
     )
     emulator.add_argument("--chunk-chars", type=int, default=8, help="characters per streamed delta")
-    emulator.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
+    emulator.add_argument(
+        "--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"]
+    )
     emulator.set_defaults(run=_emulator)
 
     demo = commands.add_parser("demo", help="run an extraction against the in-process emulator")
-    demo.add_argument("--backend", choices=["schema", "local"], default="schema", help="the emulator's backend")
+    demo.add_argument(
+        "--backend", choices=["schema", "local"], default="schema", help="the emulator's backend"
+    )
     demo.set_defaults(run=_demo)
     return parser
 

@@ -36,7 +36,11 @@ log = logging.getLogger("instructor_az.emulator")
 
 _SECRET_HEADERS = frozenset({"api-key", "authorization"})
 _JWT = re.compile(r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$")
-_OPERATION_NAMES = {"chat": "ChatCompletions_Create", "completions": "Completions_Create", "embeddings": "Embeddings_Create"}
+_OPERATION_NAMES = {
+    "chat": "ChatCompletions_Create",
+    "completions": "Completions_Create",
+    "embeddings": "Embeddings_Create",
+}
 
 
 @dataclass(frozen=True)
@@ -107,25 +111,26 @@ class _EventStream:
         )
         async with anyio.create_task_group() as group:
             group.start_soon(watch)
-            sent = 0
-            for event in self.events:
-                if self.drop_after is not None and sent >= self.drop_after:
-                    group.cancel_scope.cancel()
-                    return  # returning without the final message drops the connection
-                if disconnected.is_set():
-                    break
-                data = event if isinstance(event, str) else json.dumps(event, separators=(",", ":"))
-                await send({"type": "http.response.body", "body": f"data: {data}\n\n".encode(), "more_body": True})
-                sent += 1
-                if self.chunk_seconds:
-                    await anyio.sleep(self.chunk_seconds)
-            else:
-                if self.drop_after is not None and sent >= self.drop_after:
-                    group.cancel_scope.cancel()
+            try:
+                for sent, data in enumerate(self._lines()):
+                    if sent == self.drop_after:
+                        return  # returning without the final message drops the connection
+                    if disconnected.is_set():
+                        return
+                    await send({"type": "http.response.body", "body": data, "more_body": True})
+                    if self.chunk_seconds:
+                        await anyio.sleep(self.chunk_seconds)
+                if self.drop_after is not None:
                     return
-                await send({"type": "http.response.body", "body": b"data: [DONE]\n\n", "more_body": True})
-            await send({"type": "http.response.body", "body": b"", "more_body": False})
-            group.cancel_scope.cancel()
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
+            finally:
+                group.cancel_scope.cancel()
+
+    def _lines(self) -> Iterator[bytes]:
+        for event in self.events:
+            data = event if isinstance(event, str) else json.dumps(event, separators=(",", ":"))
+            yield f"data: {data}\n\n".encode()
+        yield b"data: [DONE]\n\n"
 
 
 class _DroppedJSON:
@@ -143,7 +148,9 @@ class _DroppedJSON:
                 "headers": [(k.encode("latin-1"), v.encode("latin-1")) for k, v in self.headers.items()],
             }
         )
-        await send({"type": "http.response.body", "body": self.body[: len(self.body) // 2], "more_body": True})
+        await send(
+            {"type": "http.response.body", "body": self.body[: len(self.body) // 2], "more_body": True}
+        )
 
 
 def _json_response(status: int, body: Any, headers: dict[str, str]) -> Response:
@@ -243,7 +250,9 @@ class EmulatorApp:
             assert call.deployment is not None
             self._check_operation(call.deployment, operation)
             try:
-                call.faults = self.emulator._faults.take(call.deployment.name, request.headers.get(FAULT_HEADER))
+                call.faults = self.emulator._faults.take(
+                    call.deployment.name, request.headers.get(FAULT_HEADER)
+                )
             except FaultSpecError as exc:
                 raise wire.invalid_request(f"Bad {FAULT_HEADER} header: {exc}", param=FAULT_HEADER) from None
             latency = merge_latency(call.faults)
@@ -308,7 +317,9 @@ class EmulatorApp:
 
     def _check_operation(self, deployment: Deployment, operation: str) -> None:
         if deployment.kind != operation:
-            label = {"chat": "chatCompletion", "completions": "completion", "embeddings": "embeddings"}[operation]
+            label = {"chat": "chatCompletion", "completions": "completion", "embeddings": "embeddings"}[
+                operation
+            ]
             raise wire.operation_not_supported(label, deployment.model)
 
     @staticmethod
@@ -381,7 +392,9 @@ class EmulatorApp:
                     chat, deployment, shaped, call.api_version, chunk_chars=self.emulator.chunk_chars
                 )
             else:
-                events = responses.text_completion_chunks(chat, deployment, shaped, chunk_chars=self.emulator.chunk_chars)
+                events = responses.text_completion_chunks(
+                    chat, deployment, shaped, chunk_chars=self.emulator.chunk_chars
+                )
             headers = self._headers(call, 200)
             headers["content-type"] = "text/event-stream; charset=utf-8"
             headers["cache-control"] = "no-cache"
@@ -416,7 +429,9 @@ class EmulatorApp:
         if isinstance(result, wire.AzureError):
             headers = {**self._headers(call, result.status), **result.headers}
             self._record(call, result.status)
-            log.debug("emulator answered %s %s with %s", call.request.method, call.request.url.path, result.status)
+            log.debug(
+                "emulator answered %s %s with %s", call.request.method, call.request.url.path, result.status
+            )
             return _json_response(result.status, result.body, headers)
         self._record(call, 200)
         return _json_response(200, result, self._headers(call, 200))
@@ -438,4 +453,3 @@ class EmulatorApp:
                 faults=tuple(call.faults),
             )
         )
-

@@ -147,7 +147,9 @@ class ChatRequest:
     @property
     def wants_fenced_json(self) -> bool:
         """Whether the prompt asks for the answer in a ```json block."""
-        return any("```json" in _text_of(m.get("content")) for m in self.messages if m.get("role") != "assistant")
+        return any(
+            "```json" in _text_of(m.get("content")) for m in self.messages if m.get("role") != "assistant"
+        )
 
     @property
     def last_user_text(self) -> str:
@@ -165,7 +167,7 @@ def _text_of(content: Any) -> str:
     return ""
 
 
-Answer: TypeAlias = "Reply | Fault | str | Mapping[str, Any] | list[Any] | int | float | bool | None | Callable[[ChatRequest], Any]"
+Answer: TypeAlias = "Reply | Fault | str | Mapping[str, Any] | list[Any] | int | float | bool | Callable[[ChatRequest], Any] | None"
 
 
 def structured_reply(request: ChatRequest, value: Any) -> Reply:

@@ -42,7 +42,9 @@ def make_backend(backend: Backend | BackendName) -> Backend:
         raise NotImplementedError(
             "the local model backend is not available in this release; use backend='schema' or 'scripted'"
         )
-    raise ValueError(f"unknown backend {backend!r}: expected 'scripted', 'schema', 'local' or a Backend instance")
+    raise ValueError(
+        f"unknown backend {backend!r}: expected 'scripted', 'schema', 'local' or a Backend instance"
+    )
 
 
 class Emulator:
@@ -107,7 +109,9 @@ class Emulator:
         try:
             return self.deployments[name]
         except KeyError:
-            raise KeyError(f"no deployment {name!r}; the emulator has {', '.join(sorted(self.deployments))}") from None
+            raise KeyError(
+                f"no deployment {name!r}; the emulator has {', '.join(sorted(self.deployments))}"
+            ) from None
 
     @property
     def scripted(self) -> ScriptedBackend:
@@ -169,7 +173,9 @@ class Emulator:
     def async_http_client(self) -> httpx2.AsyncClient:
         return httpx2.AsyncClient(transport=AsyncEmulatorTransport(self.app))
 
-    def client(self, *, api_version: str = LATEST_GA, api_key: str | None = None, **kwargs: Any) -> AzureOpenAI:
+    def client(
+        self, *, api_version: str = LATEST_GA, api_key: str | None = None, **kwargs: Any
+    ) -> AzureOpenAI:
         """An `AzureOpenAI` client talking to this emulator in-process (pass any other SDK argument)."""
         from openai import AzureOpenAI
 
@@ -200,7 +206,9 @@ class Emulator:
         from openai import AsyncOpenAI
 
         kwargs.setdefault("base_url", f"{DEFAULT_ENDPOINT}/openai/v1/")
-        return AsyncOpenAI(api_key=api_key or self.api_keys[0], http_client=self.async_http_client(), **kwargs)
+        return AsyncOpenAI(
+            api_key=api_key or self.api_keys[0], http_client=self.async_http_client(), **kwargs
+        )
 
     @staticmethod
     def entra_token(subject: str = "emulator-user") -> str:
@@ -209,7 +217,11 @@ class Emulator:
         def part(data: dict[str, Any]) -> str:
             return base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")
 
-        claims = {"aud": "https://cognitiveservices.azure.com", "sub": subject, "exp": int(time.time()) + 3600}
+        claims = {
+            "aud": "https://cognitiveservices.azure.com",
+            "sub": subject,
+            "exp": int(time.time()) + 3600,
+        }
         return f"{part({'alg': 'none', 'typ': 'JWT'})}.{part(claims)}.emulator"
 
     # --- loopback ---------------------------------------------------------------------------------
@@ -231,12 +243,16 @@ class Emulator:
 class LoopbackServer:
     """uvicorn serving an emulator from a background thread (for end-to-end tests)."""
 
-    def __init__(self, emulator: Emulator, *, host: str = "127.0.0.1", port: int = 0, log_level: str = "warning") -> None:
+    def __init__(
+        self, emulator: Emulator, *, host: str = "127.0.0.1", port: int = 0, log_level: str = "warning"
+    ) -> None:
         import uvicorn
 
         config = uvicorn.Config(emulator.app, host=host, port=port, log_level=log_level, lifespan="off")
         self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, name="instructor-az-emulator-server", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.run, name="instructor-az-emulator-server", daemon=True
+        )
         self.endpoint = ""
 
     def start(self, timeout: float = 10.0) -> None:

@@ -91,7 +91,9 @@ class Fault:
     @classmethod
     def completion_filter(cls, after_chars: int | None = None, **categories: str) -> Fault:
         return cls(
-            "completion_filter", after_chars=after_chars, categories=_categories(categories or {"violence": "high"})
+            "completion_filter",
+            after_chars=after_chars,
+            categories=_categories(categories or {"violence": "high"}),
         )
 
     @classmethod
@@ -138,7 +140,13 @@ class Fault:
         raise FaultSpecError(f"unknown fault kind {kind!r}; expected one of {', '.join(FAULT_KINDS)}")
 
 
-_DETECTORS = {"jailbreak", "protected_material_code", "protected_material_text", "indirect_attack", "profanity"}
+_DETECTORS = {
+    "jailbreak",
+    "protected_material_code",
+    "protected_material_text",
+    "indirect_attack",
+    "profanity",
+}
 _SEVERITIES = {"safe", "low", "medium", "high"}
 
 
@@ -148,7 +156,9 @@ def _categories(given: dict[str, str]) -> tuple[tuple[str, str], ...]:
         if name in _DETECTORS:
             level = "high" if level in ("detected", "true", "high") else level
         if level not in _SEVERITIES:
-            raise FaultSpecError(f"severity for {name!r} must be one of safe, low, medium, high (got {level!r})")
+            raise FaultSpecError(
+                f"severity for {name!r} must be one of safe, low, medium, high (got {level!r})"
+            )
         out.append((name, level))
     return tuple(out)
 
@@ -236,4 +246,6 @@ def merge_latency(faults: list[Fault]) -> Fault | None:
     total = [f for f in faults if f.kind == "latency"]
     if not total:
         return None
-    return replace(total[0], seconds=sum(f.seconds for f in total), chunk_seconds=max(f.chunk_seconds for f in total))
+    return replace(
+        total[0], seconds=sum(f.seconds for f in total), chunk_seconds=max(f.chunk_seconds for f in total)
+    )

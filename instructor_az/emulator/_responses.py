@@ -53,10 +53,14 @@ def _cut_to_tokens(text: str, limit: int) -> tuple[str, bool]:
     return text[:low], True
 
 
-def shape(request: ChatRequest, reply: Reply, faults: Sequence[Fault], *, default_max_tokens: int | None) -> Shaped:
+def shape(
+    request: ChatRequest, reply: Reply, faults: Sequence[Fault], *, default_max_tokens: int | None
+) -> Shaped:
     """Apply `max_tokens`, and the completion-filter and length faults, to a reply."""
     forced = request.forced_tool is not None
-    calls = [(call.id or wire.random_id("call_", 24), call.name, call.arguments_json) for call in reply.tool_calls]
+    calls = [
+        (call.id or wire.random_id("call_", 24), call.name, call.arguments_json) for call in reply.tool_calls
+    ]
     content = reply.content
     if content is None and not calls and reply.refusal is None:
         content = ""
@@ -258,7 +262,9 @@ def chat_chunks(
                     },
                 )
                 for piece in _pieces(arguments, chunk_chars):
-                    yield chunk(index, {"tool_calls": [{"index": position, "function": {"arguments": piece}}]})
+                    yield chunk(
+                        index, {"tool_calls": [{"index": position, "function": {"arguments": piece}}]}
+                    )
         else:
             yield chunk(index, {"role": "assistant", "content": "", "refusal": None})
             for piece in _pieces(shaped.content or "", chunk_chars):
@@ -284,7 +290,9 @@ def text_completion(
     return {
         "choices": [
             {
-                "content_filter_results": wire.completion_filter_results(shaped.flagged, protected_material=False),
+                "content_filter_results": wire.completion_filter_results(
+                    shaped.flagged, protected_material=False
+                ),
                 "finish_reason": shaped.finish_reason,
                 "index": i,
                 "logprobs": None,
@@ -320,7 +328,13 @@ def text_completion_chunks(
         for piece in _pieces(shaped.content or "", chunk_chars):
             yield {
                 "choices": [
-                    {"content_filter_results": safe, "finish_reason": None, "index": index, "logprobs": None, "text": piece}
+                    {
+                        "content_filter_results": safe,
+                        "finish_reason": None,
+                        "index": index,
+                        "logprobs": None,
+                        "text": piece,
+                    }
                 ],
                 "created": created,
                 "id": completion_id,
@@ -330,7 +344,9 @@ def text_completion_chunks(
         yield {
             "choices": [
                 {
-                    "content_filter_results": wire.completion_filter_results(shaped.flagged, protected_material=False)
+                    "content_filter_results": wire.completion_filter_results(
+                        shaped.flagged, protected_material=False
+                    )
                     if shaped.flagged
                     else {},
                     "finish_reason": shaped.finish_reason,
@@ -386,4 +402,3 @@ def embeddings(texts: Sequence[str], deployment: Deployment, body: Mapping[str, 
         "object": "list",
         "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
     }
-

@@ -99,7 +99,9 @@ def _is_datetime(v: str) -> bool:
 
 
 def _is_uri(v: str) -> bool:
-    return re.match(r"[A-Za-z][A-Za-z0-9+.-]*:", v) is not None and not re.search(r"\s", v) and bool(urlsplit(v))
+    return (
+        re.match(r"[A-Za-z][A-Za-z0-9+.-]*:", v) is not None and not re.search(r"\s", v) and bool(urlsplit(v))
+    )
 
 
 # The stdlib-only checkers jsonschema lacks without optional packages (rfc3339-validator, rfc3987, ...).
@@ -107,8 +109,11 @@ _EXTRA_FORMATS: dict[str, Callable[[str], bool]] = {
     "date-time": _is_datetime,
     "time": lambda v: re.fullmatch(_RFC3339_TIME, v, re.ASCII) is not None,
     "duration": lambda v: _DURATION.fullmatch(v) is not None,
-    "uri": _is_uri, "url": _is_uri, "iri": _is_uri,
-    "uri-reference": lambda v: not re.search(r"\s", v), "iri-reference": lambda v: not re.search(r"\s", v),
+    "uri": _is_uri,
+    "url": _is_uri,
+    "iri": _is_uri,
+    "uri-reference": lambda v: not re.search(r"\s", v),
+    "iri-reference": lambda v: not re.search(r"\s", v),
     "hostname": lambda v: _HOSTNAME.fullmatch(v) is not None,
 }
 
@@ -151,12 +156,49 @@ class _Ctx(NamedTuple):
 
 _NUMBER_RE = re.compile(r"(?<![\w.])-?\d+(?:\.\d+)?(?![\w.]\d)")
 _WORD_RE = re.compile(r"[^\W\d_]+")
-_NAME_WORDS = ("title", "city", "country", "company", "author", "person", "organization", "organisation",
-               "brand", "employer", "town", "location", "place", "team", "owner", "manufacturer")
-_ANNOTATIONS = ("title", "description", "default", "examples", "$comment", "deprecated", "readOnly",
-                "writeOnly", "$id", "$schema", "$defs", "definitions", "$anchor", "discriminator")
-_OBJECT_KEYS = ("properties", "required", "additionalProperties", "minProperties", "maxProperties",
-                "propertyNames", "patternProperties")
+_NAME_WORDS = (
+    "title",
+    "city",
+    "country",
+    "company",
+    "author",
+    "person",
+    "organization",
+    "organisation",
+    "brand",
+    "employer",
+    "town",
+    "location",
+    "place",
+    "team",
+    "owner",
+    "manufacturer",
+)
+_ANNOTATIONS = (
+    "title",
+    "description",
+    "default",
+    "examples",
+    "$comment",
+    "deprecated",
+    "readOnly",
+    "writeOnly",
+    "$id",
+    "$schema",
+    "$defs",
+    "definitions",
+    "$anchor",
+    "discriminator",
+)
+_OBJECT_KEYS = (
+    "properties",
+    "required",
+    "additionalProperties",
+    "minProperties",
+    "maxProperties",
+    "propertyNames",
+    "patternProperties",
+)
 _ARRAY_KEYS = ("items", "prefixItems", "minItems", "maxItems", "uniqueItems", "contains")
 _STRING_KEYS = ("minLength", "maxLength", "pattern", "format")
 _NUMBER_KEYS = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf")
@@ -261,7 +303,9 @@ class _Generator:
     def node(self, flat: JSON, refs: tuple[str, ...], ctx: _Ctx) -> Any:
         self.steps += 1
         if self.steps > _STEP_BUDGET or ctx.depth > _HARD_DEPTH:
-            raise SchemaValueError(f"{ctx.path}: no finite value found (recursive schema without a base case?)")
+            raise SchemaValueError(
+                f"{ctx.path}: no finite value found (recursive schema without a base case?)"
+            )
         if refs:
             ctx = ctx._replace(refs=ctx.refs + refs, minimal=ctx.minimal or any(r in ctx.refs for r in refs))
         if ctx.depth >= _SOFT_DEPTH and not ctx.minimal:
@@ -287,8 +331,12 @@ class _Generator:
     def types(self, flat: JSON, ctx: _Ctx) -> list[str]:
         declared = flat.get("type")
         if declared is None:
-            for names, kind in ((_OBJECT_KEYS, "object"), (_ARRAY_KEYS, "array"), (_STRING_KEYS, "string"),
-                                (_NUMBER_KEYS, "number")):
+            for names, kind in (
+                (_OBJECT_KEYS, "object"),
+                (_ARRAY_KEYS, "array"),
+                (_STRING_KEYS, "string"),
+                (_NUMBER_KEYS, "number"),
+            ):
                 if any(k in flat for k in names):
                     return [kind]
             return ["string"]  # any value is valid: a string reads best
@@ -343,11 +391,14 @@ class _Generator:
         members = list(flat["enum"])
         if not members:
             raise SchemaValueError(f"{ctx.path}: empty enum")
-        mentioned = [i for i, m in enumerate(members)
-                     if isinstance(m, str) and m and re.search(rf"\b{re.escape(m.lower())}\b", self.text)]
+        mentioned = [
+            i
+            for i, m in enumerate(members)
+            if isinstance(m, str) and m and re.search(rf"\b{re.escape(m.lower())}\b", self.text)
+        ]
         start = mentioned[0] if mentioned else 0
         ordered = members[start:] + members[:start]
-        ordered = ordered[ctx.variant % len(ordered):] + ordered[: ctx.variant % len(ordered)]
+        ordered = ordered[ctx.variant % len(ordered) :] + ordered[: ctx.variant % len(ordered)]
         if all(k in _ANNOTATIONS or k in ("enum", "type") for k in flat):
             return ordered[0]
         for member in ordered:  # other keywords alongside enum: the first member they accept
@@ -373,7 +424,7 @@ class _Generator:
             raise SchemaValueError(f"{ctx.path}: {len(required)} required properties > maxProperties {hi}")
         out: JSON = {}
         for key in keys:
-            sub = props[key] if key in props else extra
+            sub = props.get(key, extra)
             if sub is False:
                 raise SchemaValueError(f"{ctx.path}: required property {key!r} is not allowed")
             out[key] = self.gen(sub, ctx.child(key, key, ctx.variant))
@@ -382,7 +433,9 @@ class _Generator:
         n = 0
         while len(out) < target:
             if extra is False:
-                raise SchemaValueError(f"{ctx.path}: minProperties {lo} needs properties that are not allowed")
+                raise SchemaValueError(
+                    f"{ctx.path}: minProperties {lo} needs properties that are not allowed"
+                )
             n += 1
             if "propertyNames" in flat:
                 key = self.gen(flat["propertyNames"], ctx._replace(name="key", variant=ctx.variant + n - 1))
@@ -488,7 +541,7 @@ class _Generator:
         raise SchemaValueError(f"{ctx.path}: found no {kind} in [{low}, {high}] that is a multiple of {mult}")
 
 
-def _multiple_of(v: float, mult: float) -> bool:
+def _multiple_of(v: float, mult: int | float) -> bool:
     """jsonschema's own multipleOf test, so floats that it rejects are never produced."""
     if isinstance(mult, float):
         q = v / mult
@@ -533,7 +586,9 @@ def _merge(a: JSON, b: JSON, path: str) -> JSON:
         elif key == "not":
             out[key] = {"anyOf": [av, bv]}
         elif key == "prefixItems":
-            out[key] = [{"allOf": [x, y]} for x, y in zip(av, bv)] + av[len(bv):] + bv[len(av):]
+            out[key] = (
+                [{"allOf": [x, y]} for x, y in zip(av, bv, strict=False)] + av[len(bv) :] + bv[len(av) :]
+            )
         elif key in ("const", "pattern", "format", "multipleOf"):
             raise SchemaValueError(f"{path}: cannot satisfy both {key} {av!r} and {key} {bv!r}")
         elif isinstance(av, (Mapping, bool)) and isinstance(bv, (Mapping, bool)):
@@ -547,8 +602,9 @@ def _merge(a: JSON, b: JSON, path: str) -> JSON:
 
 def _uuid(version: int) -> Callable[[int, str], str]:
     # Derived from the JSON path so every uuid field differs, yet stays the same from call to call.
-    return lambda v, path: str(uuid.UUID(bytes=hashlib.sha1(f"{path}#{v}".encode()).digest()[:16],
-                                         version=version))
+    return lambda v, path: str(
+        uuid.UUID(bytes=hashlib.sha1(f"{path}#{v}".encode()).digest()[:16], version=version)
+    )
 
 
 _FORMATS: dict[str, Callable[[int, str], str]] = {
@@ -563,7 +619,11 @@ _FORMATS: dict[str, Callable[[int, str], str]] = {
     "ipv4": lambda v, _: f"192.0.2.{1 + v % 254}",
     "ipv6": lambda v, _: f"2001:db8::{v + 1:x}",
     "regex": lambda v, _: "^[a-z]+$",
-    "uuid": _uuid(4), "uuid1": _uuid(1), "uuid3": _uuid(3), "uuid4": _uuid(4), "uuid5": _uuid(5),
+    "uuid": _uuid(4),
+    "uuid1": _uuid(1),
+    "uuid3": _uuid(3),
+    "uuid4": _uuid(4),
+    "uuid5": _uuid(5),
     # pydantic's own formats for ipaddress types
     "ipvanyaddress": lambda v, _: f"192.0.2.{1 + v % 254}",
     "ipvanyinterface": lambda v, _: f"192.0.2.{1 + v % 254}/24",
@@ -581,9 +641,17 @@ del _name
 # --- regular expressions ------------------------------------------------------------------------------
 
 _PREFERRED = string.ascii_lowercase + string.ascii_uppercase + string.digits + " " + string.punctuation
-_CATEGORIES = {name: re.compile(rx) for name, rx in (
-    ("CATEGORY_DIGIT", r"\d"), ("CATEGORY_NOT_DIGIT", r"\D"), ("CATEGORY_SPACE", r"\s"),
-    ("CATEGORY_NOT_SPACE", r"\S"), ("CATEGORY_WORD", r"\w"), ("CATEGORY_NOT_WORD", r"\W"))}
+_CATEGORIES = {
+    name: re.compile(rx)
+    for name, rx in (
+        ("CATEGORY_DIGIT", r"\d"),
+        ("CATEGORY_NOT_DIGIT", r"\D"),
+        ("CATEGORY_SPACE", r"\s"),
+        ("CATEGORY_NOT_SPACE", r"\S"),
+        ("CATEGORY_WORD", r"\w"),
+        ("CATEGORY_NOT_WORD", r"\W"),
+    )
+}
 
 
 def _pattern_string(pattern: Any, path: str, variant: int, lo: float, hi: float) -> str:
@@ -598,7 +666,9 @@ def _pattern_string(pattern: Any, path: str, variant: int, lo: float, hi: float)
         for candidate in (s, s + "x" * int(lo - len(s)), "x" * int(lo - len(s)) + s):
             if lo <= len(candidate) <= hi and compiled.search(candidate):
                 return candidate
-    raise SchemaValueError(f"{path}: cannot produce a string matching {pattern!r} with length in [{lo}, {hi}]")
+    raise SchemaValueError(
+        f"{path}: cannot produce a string matching {pattern!r} with length in [{lo}, {hi}]"
+    )
 
 
 class _Emitter:
@@ -617,8 +687,9 @@ def _emit(items: Any, em: _Emitter) -> str:
             out.append(chr(av))
         elif name in ("IN", "NOT_LITERAL", "ANY"):
             members = [(_sre.NEGATE, None), (_sre.LITERAL, av)] if name == "NOT_LITERAL" else av
-            out.append(_class_char([(_sre.NEGATE, None), (_sre.LITERAL, 10)] if name == "ANY" else members,
-                                   em))
+            out.append(
+                _class_char([(_sre.NEGATE, None), (_sre.LITERAL, 10)] if name == "ANY" else members, em)
+            )
         elif name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"):
             low, high, sub = av
             out.extend(_emit(sub, em) for _ in range(min(high, low + em.extra)))
@@ -640,7 +711,9 @@ def _emit(items: Any, em: _Emitter) -> str:
 
 def _class_char(items: Any, em: _Emitter) -> str:
     negate = any(op.name == "NEGATE" for op, _ in items)
-    seeds = [chr(av if op.name == "LITERAL" else av[0]) for op, av in items if op.name in ("LITERAL", "RANGE")]
+    seeds = [
+        chr(av if op.name == "LITERAL" else av[0]) for op, av in items if op.name in ("LITERAL", "RANGE")
+    ]
     members = [c for c in dict.fromkeys(seeds + list(_PREFERRED)) if _in_class(c, items) != negate]
     if not members:
         raise SchemaValueError(f"{em.path}: a character class in {em.pattern!r} matches no printable char")

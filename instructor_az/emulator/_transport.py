@@ -13,6 +13,7 @@ handed over: an `asyncio.Queue` for async clients, a `queue.Queue` for sync ones
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import queue
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, MutableMapping
@@ -21,7 +22,11 @@ from typing import Any
 import httpx2
 
 ASGIApp = Callable[
-    [MutableMapping[str, Any], Callable[[], Awaitable[MutableMapping[str, Any]]], Callable[[MutableMapping[str, Any]], Awaitable[None]]],
+    [
+        MutableMapping[str, Any],
+        Callable[[], Awaitable[MutableMapping[str, Any]]],
+        Callable[[MutableMapping[str, Any]], Awaitable[None]],
+    ],
     Awaitable[None],
 ]
 
@@ -92,7 +97,8 @@ def _dropped_error(request: httpx2.Request, started: bool) -> httpx2.RemoteProto
     if not started:
         return httpx2.RemoteProtocolError("Server disconnected without sending a response.", request=request)
     return httpx2.RemoteProtocolError(
-        "peer closed connection without sending complete message body (incomplete chunked read)", request=request
+        "peer closed connection without sending complete message body (incomplete chunked read)",
+        request=request,
     )
 
 
@@ -120,7 +126,11 @@ def _response(request: httpx2.Request, start: object, stream: Any) -> httpx2.Res
 
 class _AsyncBody(httpx2.AsyncByteStream):
     def __init__(
-        self, request: httpx2.Request, parts: asyncio.Queue[object], task: asyncio.Task[None], disconnected: asyncio.Event
+        self,
+        request: httpx2.Request,
+        parts: asyncio.Queue[object],
+        task: asyncio.Task[None],
+        disconnected: asyncio.Event,
     ) -> None:
         self._request = request
         self._parts = parts
@@ -147,10 +157,8 @@ class _AsyncBody(httpx2.AsyncByteStream):
         self._disconnected.set()
         if not self._task.done():
             self._task.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-            except asyncio.CancelledError:
-                pass
 
 
 class AsyncEmulatorTransport(httpx2.AsyncBaseTransport):
@@ -256,7 +264,9 @@ class EmulatorTransport(httpx2.BaseTransport):
 
         async def start() -> tuple[asyncio.Task[None], asyncio.Event]:
             disconnected = asyncio.Event()
-            task = asyncio.get_running_loop().create_task(_exchange(self.app, scope, body, disconnected, parts.put))
+            task = asyncio.get_running_loop().create_task(
+                _exchange(self.app, scope, body, disconnected, parts.put)
+            )
             return task, disconnected
 
         task, disconnected = asyncio.run_coroutine_threadsafe(start(), loop).result()

@@ -26,7 +26,11 @@ def check_api_version_arguments(body: Mapping[str, Any], api_version: str | None
         if name in body and not at_least(api_version, since):
             raise wire.unrecognized_argument(name)
     fmt = body.get("response_format")
-    if isinstance(fmt, Mapping) and fmt.get("type") == "json_schema" and not at_least(api_version, JSON_SCHEMA_SINCE):
+    if (
+        isinstance(fmt, Mapping)
+        and fmt.get("type") == "json_schema"
+        and not at_least(api_version, JSON_SCHEMA_SINCE)
+    ):
         raise wire.AzureError(
             400,
             {
@@ -140,7 +144,10 @@ def _validate_content(content: Any, where: str, deployment: Deployment, role: st
                 raise wire.missing_parameter(f"{at}.text")
         elif kind == "image_url":
             if role != "user":
-                raise wire.invalid_value(f"{at}.type", f"Image URLs are only allowed for messages with role 'user', but this message with role '{role}' contains an image URL.")
+                raise wire.invalid_value(
+                    f"{at}.type",
+                    f"Image URLs are only allowed for messages with role 'user', but this message with role '{role}' contains an image URL.",
+                )
             if not deployment.vision:
                 raise wire.invalid_request(
                     "Invalid content type. image_url is only supported by certain models.", param=f"{at}.type"
@@ -150,7 +157,10 @@ def _validate_content(content: Any, where: str, deployment: Deployment, role: st
             if not isinstance(url, str) or not url:
                 raise wire.missing_parameter(f"{at}.image_url.url")
             if not (url.startswith(("http://", "https://")) or url.startswith("data:image/")):
-                raise wire.invalid_value(f"{at}.image_url.url", "Invalid image URL: expected an http(s) URL or a base64 data URL of an image.")
+                raise wire.invalid_value(
+                    f"{at}.image_url.url",
+                    "Invalid image URL: expected an http(s) URL or a base64 data URL of an image.",
+                )
         elif kind == "input_audio":
             audio = part.get("input_audio")
             if not isinstance(audio, Mapping) or not isinstance(audio.get("data"), str):
@@ -171,7 +181,12 @@ def _validate_content(content: Any, where: str, deployment: Deployment, role: st
 
 
 def _validate_sampling(body: Mapping[str, Any]) -> None:
-    for name, low, high in (("temperature", 0, 2), ("top_p", 0, 1), ("presence_penalty", -2, 2), ("frequency_penalty", -2, 2)):
+    for name, low, high in (
+        ("temperature", 0, 2),
+        ("top_p", 0, 1),
+        ("presence_penalty", -2, 2),
+        ("frequency_penalty", -2, 2),
+    ):
         if name not in body or body[name] is None:
             continue
         value = body[name]
@@ -216,7 +231,9 @@ def _validate_tools(body: Mapping[str, Any], deployment: Deployment) -> list[str
         raise _fail_type("tools", "an array", tools)
     if not deployment.tools:
         raise wire.invalid_request(
-            f"tools is not supported with this model ({deployment.response_model}).", param="tools", code="unsupported_parameter"
+            f"tools is not supported with this model ({deployment.response_model}).",
+            param="tools",
+            code="unsupported_parameter",
         )
     if len(tools) > 128:
         raise wire.invalid_request(
@@ -353,7 +370,10 @@ def _validate_response_format(body: Mapping[str, Any], deployment: Deployment, m
             raise _fail_type("response_format.json_schema.schema", "an object", schema)
         if spec.get("strict") is True:
             problem = check_strict_schema(
-                schema if schema is not None else {}, name=name, kind="response_format", param="response_format"
+                schema if schema is not None else {},
+                name=name,
+                kind="response_format",
+                param="response_format",
             )
             if problem is not None:
                 raise wire.invalid_request(problem.message, param=problem.param, code=problem.code)

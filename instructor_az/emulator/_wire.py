@@ -40,9 +40,14 @@ def request_id() -> str:
 
 
 def category_result(category: str, *, filtered: bool = False, severity: str = "safe") -> JSON:
-    if category in PROMPT_DETECTORS or category in COMPLETION_DETECTORS or category in (
-        "indirect_attack",
-        "profanity",
+    if (
+        category in PROMPT_DETECTORS
+        or category in COMPLETION_DETECTORS
+        or category
+        in (
+            "indirect_attack",
+            "profanity",
+        )
     ):
         return {"filtered": filtered, "detected": filtered or severity != "safe"}
     return {"filtered": filtered, "severity": severity}
@@ -61,7 +66,9 @@ def prompt_filter_results(prompt_count: int = 1, flagged: dict[str, str] | None 
     return results
 
 
-def completion_filter_results(flagged: dict[str, str] | None = None, *, protected_material: bool = True) -> JSON:
+def completion_filter_results(
+    flagged: dict[str, str] | None = None, *, protected_material: bool = True
+) -> JSON:
     """Per-choice `content_filter_results`: harm categories, plus protected material on newer api-versions."""
     flagged = flagged or {}
     out: JSON = {}
@@ -182,7 +189,9 @@ def malformed_json() -> AzureError:
 
 
 def missing_parameter(name: str) -> AzureError:
-    return invalid_request(f"Missing required parameter: '{name}'.", param=name, code="missing_required_parameter")
+    return invalid_request(
+        f"Missing required parameter: '{name}'.", param=name, code="missing_required_parameter"
+    )
 
 
 _JSON_TYPE_NAMES = {
@@ -261,7 +270,10 @@ def rate_limited(*, retry_after_ms: int, operation: str, api_version: str | None
 def server_error(status: int, *, retry_after_ms: int | None = None) -> AzureError:
     headers = {}
     if retry_after_ms is not None:
-        headers = {"retry-after-ms": str(retry_after_ms), "retry-after": str(max(1, -(-retry_after_ms // 1000)))}
+        headers = {
+            "retry-after-ms": str(retry_after_ms),
+            "retry-after": str(max(1, -(-retry_after_ms // 1000))),
+        }
     if status == 503:
         body: JSON = {
             "error": {
