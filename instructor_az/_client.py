@@ -296,10 +296,6 @@ def _setting(value: str | None, argument: str, variable: str) -> str:
     raise ConfigurationError(f"from_azure() needs {argument}=... or the {variable} environment variable")
 
 
-@overload
-def from_azure(*, use_async: bool = ..., **kwargs: Any) -> Instructor | AsyncInstructor: ...
-
-
 def from_azure(
     *,
     azure_endpoint: str | None = None,

@@ -57,6 +57,7 @@ def _json_text(content: str) -> str:
 
 def format_errors(error: BaseException) -> str:
     """Validation errors as short lines for a re-ask message."""
+    items: Sequence[Mapping[str, Any]]
     if isinstance(error, ValidationError):
         items = pydantic_errors(error)
     elif isinstance(error, ResponseParseError) and error.errors:
@@ -296,14 +297,15 @@ def _compile(response_model: Any, mode: Mode) -> Plan:
                 )
             member_target = ModelTarget(member)
             tools[member_target.name] = member_target
-        fragment = {
+        parallel: JSON = {
             "tools": [_tool(t, t.schema, strict=False) for t in tools.values()],
             "tool_choice": "auto",
         }
-        return Plan(mode, target, target.schema, fragment, tools=tools)
+        return Plan(mode, target, target.schema, parallel, tools=tools)
 
     target = make_target(response_model)
     schema = target.schema
+    fragment: JSON
     if mode in (Mode.TOOLS, Mode.TOOLS_STRICT):
         strict = strict_schema(schema) if mode is Mode.TOOLS_STRICT else None
         sent = strict.schema if strict else schema

@@ -77,11 +77,13 @@ def content_filter_categories(raw: Any) -> dict[str, CategoryResult]:
 
 def prompt_filter_error(exc: BadRequestError) -> ContentFilterError | None:
     """Azure's prompt filter 400 (`code: content_filter`) as a `ContentFilterError`, else None."""
-    body = exc.body if isinstance(exc.body, Mapping) else {}
-    error = body.get("error") if isinstance(body.get("error"), Mapping) else body
-    if not isinstance(error, Mapping) or error.get("code") != "content_filter":
+    body: Mapping[str, Any] = exc.body if isinstance(exc.body, Mapping) else {}
+    nested = body.get("error")
+    error: Mapping[str, Any] = nested if isinstance(nested, Mapping) else body
+    if error.get("code") != "content_filter":
         return None
-    inner = error.get("innererror") if isinstance(error.get("innererror"), Mapping) else {}
+    raw_inner = error.get("innererror")
+    inner: Mapping[str, Any] = raw_inner if isinstance(raw_inner, Mapping) else {}
     return ContentFilterError(
         source="prompt",
         categories=content_filter_categories(inner.get("content_filter_result")),

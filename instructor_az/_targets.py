@@ -159,7 +159,7 @@ class SchemaTarget(Target):
     def __post_init__(self) -> None:
         try:
             validator_cls = jsonschema.validators.validator_for(self.raw)
-            validator_cls.check_schema(self.raw)
+            validator_cls.check_schema(dict(self.raw))
         except jsonschema.SchemaError as exc:
             path = "$" + "".join(f"[{p!r}]" if isinstance(p, int) else f".{p}" for p in exc.absolute_path)
             raise SchemaError(
@@ -185,7 +185,7 @@ class SchemaTarget(Target):
     def validate_object(self, obj: Any, context: Mapping[str, Any] | None) -> Any:
         errors = sorted(self._validator.iter_errors(obj), key=lambda e: list(e.absolute_path))
         if errors:
-            found = [
+            found: list[JSON] = [
                 {
                     "loc": tuple(e.absolute_path),
                     "msg": e.message,

@@ -15,10 +15,11 @@ The plugin imports nothing heavy at collection time: the emulator is loaded when
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
+_async_fixture: Any
 try:  # async fixtures work under pytest-asyncio's strict mode too
     from pytest_asyncio import fixture as _async_fixture
 except ImportError:  # pragma: no cover
@@ -56,7 +57,7 @@ def azure_openai_client(azure_emulator: Emulator) -> Iterator[AzureOpenAI]:
         client.close()
 
 
-@_async_fixture
+@_async_fixture  # type: ignore[untyped-decorator,unused-ignore]
 async def async_azure_openai_client(azure_emulator: Emulator) -> AsyncIterator[AsyncAzureOpenAI]:
     """`AsyncAzureOpenAI` bound to `azure_emulator` in-process."""
     client = azure_emulator.async_client()

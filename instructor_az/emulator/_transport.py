@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import queue
 import threading
+import typing
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, MutableMapping
 from typing import Any
 
@@ -117,7 +118,7 @@ def _response(request: httpx2.Request, start: object, stream: Any) -> httpx2.Res
         raise start
     if start is _DROPPED or start is _END:
         raise _dropped_error(request, started=False)
-    status, headers = start  # type: ignore[misc]
+    status, headers = typing.cast("tuple[int, list[tuple[bytes, bytes]]]", start)
     return httpx2.Response(status, headers=headers, stream=stream, request=request)
 
 
