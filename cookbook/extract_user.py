@@ -37,7 +37,9 @@ def main() -> None:
     user = client.chat.completions.create(
         model="gpt-4o",
         response_model=UserWithAddress,
-        messages=[{"role": "user", "content": "Our colleague John is 30 years old; he lives in Boston, USA."}],
+        messages=[
+            {"role": "user", "content": "Our colleague John is 30 years old; he lives in Boston, USA."}
+        ],
     )
     print(user.model_dump_json(indent=2))
 

@@ -22,7 +22,9 @@ def extract_invoice(client, text: str) -> Invoice:
 
 def test_extracts_the_invoice(azure_emulator, azure_openai_client):
     azure_emulator.scripted.push({"number": "INV-7", "total": 120.5})
-    assert extract_invoice(azure_openai_client, "Invoice INV-7, 120.50 EUR") == Invoice(number="INV-7", total=120.5)
+    assert extract_invoice(azure_openai_client, "Invoice INV-7, 120.50 EUR") == Invoice(
+        number="INV-7", total=120.5
+    )
     sent = azure_emulator.last_request.body
     assert sent["tool_choice"] == {"type": "function", "function": {"name": "Invoice"}}
 
@@ -43,5 +45,7 @@ def test_rate_limits_are_retried_by_the_sdk(azure_emulator, azure_openai_client)
 def test_prompt_filter_is_an_sdk_error(azure_emulator, azure_openai_client):
     azure_emulator.inject(Fault.prompt_filter(violence="high"))
     with pytest.raises(openai.BadRequestError) as caught:
-        azure_openai_client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "..."}])
+        azure_openai_client.chat.completions.create(
+            model="gpt-4o", messages=[{"role": "user", "content": "..."}]
+        )
     assert caught.value.body["code"] == "content_filter"

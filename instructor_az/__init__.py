@@ -35,6 +35,7 @@ from ._errors import (
 )
 from ._hooks import HOOK_NAMES, Hooks
 from ._mode import Mode
+from .dsl import Audio, Image, Maybe
 
 __version__ = "0.1.0"
 
@@ -42,15 +43,18 @@ __all__ = [
     "HOOK_NAMES",
     "AsyncInstructor",
     "Attempt",
+    "Audio",
     "AzureResponseError",
     "CategoryResult",
     "ConfigurationError",
     "ContentFilterError",
     "Hooks",
+    "Image",
     "IncompleteOutputException",
     "Instructor",
     "InstructorError",
     "InstructorRetryException",
+    "Maybe",
     "Mode",
     "RefusalError",
     "ResponseParseError",

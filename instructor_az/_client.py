@@ -18,11 +18,20 @@ from ._hooks import Handler, HookName, Hooks
 from ._mode import Mode
 from ._plan import compile_plan
 from ._run import Attempts, retrying_for, run_async, run_sync
+from .dsl._multimodal import to_content_parts
 
 T = TypeVar("T")
 ClientT = TypeVar("ClientT", OpenAI, AsyncOpenAI)
 
 DEFAULT_MAX_RETRIES = 3
+
+
+def _passthrough(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The SDK kwargs for `response_model=None`: untouched, but `Image` / `Audio` parts converted."""
+    messages = kwargs.get("messages")
+    if isinstance(messages, list):
+        kwargs = {**kwargs, "messages": to_content_parts(messages)}
+    return kwargs
 
 
 class _Completions:
@@ -152,7 +161,7 @@ class Instructor(_Base[OpenAI]):
         """A chat completion validated into `response_model` (with re-asks), or the SDK's own object
         when `response_model` is None. Every other keyword goes to the SDK unchanged."""
         if response_model is None:
-            return self.client.chat.completions.create(**kwargs)
+            return self.client.chat.completions.create(**_passthrough(kwargs))
         return self.create_with_completion(
             response_model=response_model,
             max_retries=max_retries,
@@ -200,7 +209,7 @@ class AsyncInstructor(_Base[AsyncOpenAI]):
     ) -> Awaitable[Any]:
         """Awaitable: the validated value (or the SDK's object when `response_model` is None)."""
         if response_model is None:
-            return self.client.chat.completions.create(**kwargs)
+            return self.client.chat.completions.create(**_passthrough(kwargs))
         return self._create(
             response_model, max_retries, context, validation_context, kwargs, with_completion=False
         )

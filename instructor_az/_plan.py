@@ -19,6 +19,7 @@ from ._errors import ConfigurationError, RefusalError, ResponseParseError
 from ._mode import Mode
 from ._schema import StrictSchema, strict_schema
 from ._targets import ListTarget, ModelTarget, Target, make_target, pydantic_errors
+from .dsl._multimodal import to_content_parts
 
 JSON = dict[str, Any]
 
@@ -108,10 +109,10 @@ class Plan:
             raise ConfigurationError("messages= must be a list of message dicts")
         request = dict(kwargs)
         request.update(self.fragment)
+        messages = to_content_parts(messages)
         if self.instruction is not None:
-            request["messages"] = _with_system(messages, self.instruction)
-        else:
-            request["messages"] = list(messages)
+            messages = _with_system(messages, self.instruction)
+        request["messages"] = messages
         return request
 
     # --- the answer -------------------------------------------------------------------------------

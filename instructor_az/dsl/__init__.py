@@ -1,0 +1,8 @@
+"""Building blocks for response models and messages: `Maybe`, `Image`, `Audio`."""
+
+from __future__ import annotations
+
+from ._maybe import Maybe
+from ._multimodal import Audio, Image, MediaError, to_content_parts
+
+__all__ = ["Audio", "Image", "Maybe", "MediaError", "to_content_parts"]
