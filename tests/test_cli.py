@@ -5,6 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 from instructor_az.cli import build_parser, main
 
 
@@ -27,10 +29,9 @@ def test_emulator_command_defaults_to_loopback() -> None:
 
 
 def test_unknown_backend_is_a_usage_error(capsys) -> None:
-    try:
+    with pytest.raises(SystemExit) as exc:
         main(["emulator", "--backend", "gpt"])
-    except SystemExit as exc:
-        assert exc.code == 2
+    assert exc.value.code == 2
     assert "invalid choice" in capsys.readouterr().err
 
 

@@ -30,7 +30,7 @@ class Maybe(BaseModel, Generic[T], metaclass=_MaybeMeta):
     message: str | None = Field(default=None, description="Why there is no result, when error is true")
 
     @classmethod
-    def model_parametrized_name(cls, params: tuple[type[Any], ...]) -> str:
+    def model_parametrized_name(cls, params: tuple[Any, ...]) -> str:
         return "Maybe" + "".join(getattr(p, "__name__", str(p)) for p in params)
 
     def __bool__(self) -> bool:
