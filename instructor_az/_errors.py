@@ -8,6 +8,7 @@ InstructorError
 ├── InstructorRetryException    every attempt failed validation; carries each attempt
 └── AzureResponseError          Azure answered, but not with an answer to use (never re-asked)
     ├── ContentFilterError      the prompt or the completion was filtered (.source, .categories)
+    │   └── PromptFilterError   the prompt filter's HTTP 400: also the SDK's `openai.BadRequestError`
     ├── IncompleteOutputException   finish_reason "length": the answer was cut off
     └── RefusalError            the model refused (structured outputs' `refusal`)
 ```
@@ -23,6 +24,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+from openai import APIStatusError, BadRequestError
 
 
 class InstructorError(Exception):
@@ -155,7 +158,8 @@ class AzureResponseError(InstructorError):
     """Azure answered without a usable answer. Never re-asked: asking again would not help."""
 
     def __init__(self, message: str, *, completion: Any = None, usage: Usage | None = None) -> None:
-        super().__init__(message)
+        # Not super(): PromptFilterError also derives from the SDK's error, whose __init__ differs.
+        Exception.__init__(self, message)
         self.completion = completion
         self.usage = usage or Usage.of(completion)
 
@@ -191,7 +195,7 @@ class ContentFilterError(AzureResponseError):
 
     `categories` maps each category Azure reported (hate, sexual, violence, self_harm, jailbreak,
     protected_material_text, protected_material_code, ...) to its `CategoryResult`; `filtered_categories`
-    names the ones that blocked. For a prompt filter, `response` is the SDK's `BadRequestError`.
+    names the ones that blocked; `partial_text` is what a filtered completion said before it stopped.
     """
 
     def __init__(
@@ -200,13 +204,11 @@ class ContentFilterError(AzureResponseError):
         source: str,
         categories: Mapping[str, CategoryResult],
         completion: Any = None,
-        response: Any = None,
         usage: Usage | None = None,
         partial_text: str | None = None,
     ) -> None:
         self.source = source
         self.categories = dict(categories)
-        self.response = response
         self.partial_text = partial_text
         blocked = self.filtered_categories
         named = (
@@ -229,6 +231,20 @@ class ContentFilterError(AzureResponseError):
     @property
     def filtered_categories(self) -> list[str]:
         return [name for name, result in self.categories.items() if result.filtered]
+
+
+class PromptFilterError(ContentFilterError, BadRequestError):
+    """Azure's prompt filter (HTTP 400, `code: content_filter`).
+
+    Both a `ContentFilterError` (`source == "prompt"`, `.categories`) and the SDK's own
+    `openai.BadRequestError` (`.status_code`, `.body`, `.response`, `.request_id`), so code written
+    for either keeps working.
+    """
+
+    def __init__(self, sdk_error: BadRequestError, categories: Mapping[str, CategoryResult]) -> None:
+        ContentFilterError.__init__(self, source="prompt", categories=categories)
+        text = str(self.args[0])
+        APIStatusError.__init__(self, text, response=sdk_error.response, body=sdk_error.body)
 
 
 class IncompleteOutputException(AzureResponseError):

@@ -26,6 +26,7 @@ from ._errors import (
     ContentFilterError,
     IncompleteOutputException,
     InstructorRetryException,
+    PromptFilterError,
     ResponseParseError,
     Usage,
 )
@@ -75,7 +76,7 @@ def content_filter_categories(raw: Any) -> dict[str, CategoryResult]:
     return {name: CategoryResult.parse(value) for name, value in raw.items() if isinstance(value, Mapping)}
 
 
-def prompt_filter_error(exc: BadRequestError) -> ContentFilterError | None:
+def prompt_filter_error(exc: BadRequestError) -> PromptFilterError | None:
     """Azure's prompt filter 400 (`code: content_filter`) as a `ContentFilterError`, else None."""
     body: Mapping[str, Any] = exc.body if isinstance(exc.body, Mapping) else {}
     nested = body.get("error")
@@ -84,11 +85,7 @@ def prompt_filter_error(exc: BadRequestError) -> ContentFilterError | None:
         return None
     raw_inner = error.get("innererror")
     inner: Mapping[str, Any] = raw_inner if isinstance(raw_inner, Mapping) else {}
-    return ContentFilterError(
-        source="prompt",
-        categories=content_filter_categories(inner.get("content_filter_result")),
-        response=exc,
-    )
+    return PromptFilterError(exc, content_filter_categories(inner.get("content_filter_result")))
 
 
 def _extra(obj: Any, name: str) -> Any:
@@ -161,6 +158,8 @@ class Attempts:
             exc.usage = self.usage
             raise
         self.attempts.append(Attempt(number, completion, None, usage))
+        if number > 1:
+            _set_total_usage(completion, self.usage)
         for callback in self.after_completion:
             try:
                 callback(completion, value)
@@ -201,6 +200,19 @@ class Attempts:
             total_usage=self.usage,
             messages=self.request["messages"],
         )
+
+
+def _set_total_usage(completion: Any, total: Usage) -> None:
+    """Report the tokens of every attempt on the completion returned (re-asks cost tokens too)."""
+    if getattr(completion, "usage", None) is None:
+        return
+    completion.usage = completion.usage.model_copy(
+        update={
+            "prompt_tokens": total.prompt_tokens,
+            "completion_tokens": total.completion_tokens,
+            "total_tokens": total.total_tokens,
+        }
+    )
 
 
 def _arguments(message: Any) -> str:
