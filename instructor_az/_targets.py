@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import jsonschema
-from pydantic import BaseModel, TypeAdapter, ValidationError, create_model
+from pydantic import BaseModel, PydanticUserError, TypeAdapter, ValidationError, create_model
 
 from ._errors import ConfigurationError, ResponseParseError, SchemaError
 from ._schema import json_schema, tool_name
@@ -231,13 +231,15 @@ def make_target(response_model: Any) -> Target:
     item = _is_iterable_marker(response_model)
     if item is not None:
         return ListTarget(tp=None, item=item)
-    if isinstance(response_model, type):
-        if issubclass(response_model, BaseModel):
-            return ModelTarget(response_model)
-        if dataclasses.is_dataclass(response_model) or typing.is_typeddict(response_model):
-            return AdapterTarget(response_model)
     try:
+        if isinstance(response_model, type):
+            if issubclass(response_model, BaseModel):
+                return ModelTarget(response_model)
+            if dataclasses.is_dataclass(response_model) or typing.is_typeddict(response_model):
+                return AdapterTarget(response_model)
         return WrappedTarget(response_model)
+    except PydanticUserError as exc:
+        raise ConfigurationError(f"response_model={response_model!r} cannot be used: {exc.message}") from None
     except Exception as exc:  # pydantic cannot build a schema for it
         raise ConfigurationError(
             f"response_model={response_model!r} is not supported: use a pydantic model, a dataclass, a "

@@ -399,7 +399,7 @@ class _Generator:
         start = mentioned[0] if mentioned else 0
         ordered = members[start:] + members[:start]
         ordered = ordered[ctx.variant % len(ordered) :] + ordered[: ctx.variant % len(ordered)]
-        if all(k in _ANNOTATIONS or k in ("enum", "type") for k in flat):
+        if all(k in _ANNOTATIONS or k == "enum" for k in flat):
             return ordered[0]
         for member in ordered:  # other keywords alongside enum: the first member they accept
             if self.is_valid(flat, member):
@@ -415,7 +415,7 @@ class _Generator:
         lo, hi = flat.get("minProperties", 0), flat.get("maxProperties", _INF)
         if lo > hi:
             raise SchemaValueError(f"{ctx.path}: minProperties {lo} > maxProperties {hi}")
-        keys = [k for k in props if not ctx.minimal or k in required]
+        keys = [k for k in props if k in required or (props[k] is not False and not ctx.minimal)]
         keys += [k for k in required if k not in keys]
         optional = [k for k in keys if k not in required]
         while len(keys) > hi and optional:  # drop optional properties from the end
@@ -426,7 +426,7 @@ class _Generator:
         for key in keys:
             sub = props.get(key, extra)
             if sub is False:
-                raise SchemaValueError(f"{ctx.path}: required property {key!r} is not allowed")
+                raise SchemaValueError(f"{ctx.child(key, key, 0).path}: property is required but not allowed")
             out[key] = self.gen(sub, ctx.child(key, key, ctx.variant))
         dict_like = not props and isinstance(extra, Mapping) and not ctx.minimal
         target = max(lo, min(1, hi) if dict_like else 0)
@@ -513,7 +513,8 @@ class _Generator:
         mult = flat.get("multipleOf")
         low, high = max(lo, xlo), min(hi, xhi)
         if low > high or (low == high and (xlo == low or xhi == high)):
-            raise SchemaValueError(f"{ctx.path}: no {kind} is > {xlo}, >= {lo}, < {xhi} and <= {hi}")
+            bounds = ", ".join(f"{k} {flat[k]}" for k in _NUMBER_KEYS[:4] if k in flat)
+            raise SchemaValueError(f"{ctx.path}: no {kind} satisfies {bounds}")
 
         def ok(v: float) -> bool:
             if not (lo <= v <= hi and xlo < v < xhi) or (integer and v != int(v)):
@@ -524,14 +525,14 @@ class _Generator:
             if i not in self.used_numbers and ok(n):
                 self.used_numbers.add(i)
                 return int(n) if integer else float(n)
-        candidates: list[float] = [1 + ctx.variant, 1]
+        # Variant-shifted values first (distinct array items), then the plain ones.
+        candidates: list[float] = [1 + ctx.variant, low + ctx.variant, high - ctx.variant, 1]
         for bound, step in ((low, 1), (high, -1)):
-            if math.isfinite(bound):
-                candidates += [bound + step * ctx.variant, bound, bound + step, bound + step / 2]
+            candidates += [bound, bound + step, bound + step / 2]
         if math.isfinite(low) and math.isfinite(high):
             candidates.append((low + high) / 2)
         candidates += [0, -1]
-        for c in candidates:
+        for c in filter(math.isfinite, candidates):
             if integer:
                 c = math.ceil(c)
             if mult is not None:
@@ -656,16 +657,20 @@ _CATEGORIES = {
 
 def _pattern_string(pattern: Any, path: str, variant: int, lo: float, hi: float) -> str:
     """A string that `re.search(pattern, ...)` accepts with length in [lo, hi]: emit the parse tree with
-    repeats at their minimum plus a growing `extra`, until one fits."""
+    repeats at their minimum plus `extra` more repetitions (handed out left to right), trying budgets
+    near the length deficit first."""
     try:
         compiled, parsed = re.compile(pattern), _sre.parse(pattern)
     except (re.error, TypeError) as exc:
         raise SchemaValueError(f"{path}: invalid pattern {pattern!r}: {exc}") from None
-    for extra in dict.fromkeys((0, 1, 2, 3, 5, 8, 16, 32, 64, int(min(lo, 10_000)))):
-        s = _emit(parsed, _Emitter(variant, extra, path, pattern))
-        for candidate in (s, s + "x" * int(lo - len(s)), "x" * int(lo - len(s)) + s):
-            if lo <= len(candidate) <= hi and compiled.search(candidate):
-                return candidate
+    fill = "xyzabcdefghijklmnopqrstuvw"[variant % 26]  # padding for unanchored patterns, varied for uniqueness
+    deficit = max(0, int(min(lo, 10_000)) - len(_emit(parsed, _Emitter(0, 0, path, pattern))))
+    for extra in dict.fromkeys([0, *(deficit // k + d for k in (1, 2, 3, 4) for d in (0, 1)), *range(1, 33)]):
+        for grow in dict.fromkeys((variant, 0)):  # longer repeats set items apart when chars cannot vary
+            s = _emit(parsed, _Emitter(variant, extra + grow, path, pattern))
+            for candidate in (s, s + fill * int(lo - len(s)), fill * int(lo - len(s)) + s):
+                if lo <= len(candidate) <= hi and compiled.search(candidate):
+                    return candidate
     raise SchemaValueError(
         f"{path}: cannot produce a string matching {pattern!r} with length in [{lo}, {hi}]"
     )
@@ -692,7 +697,9 @@ def _emit(items: Any, em: _Emitter) -> str:
             )
         elif name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"):
             low, high, sub = av
-            out.extend(_emit(sub, em) for _ in range(min(high, low + em.extra)))
+            more = min(high - low, em.extra)
+            em.extra -= more
+            out.extend(_emit(sub, em) for _ in range(low + more))
         elif name == "SUBPATTERN":
             text = _emit(av[-1], em)
             if av[0] is not None:
