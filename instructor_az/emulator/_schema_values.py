@@ -50,6 +50,7 @@ from urllib.parse import urlsplit
 from jsonschema import FormatChecker  # type: ignore[import-untyped, unused-ignore]
 from jsonschema.exceptions import SchemaError, best_match  # type: ignore[import-untyped, unused-ignore]
 from jsonschema.validators import Draft202012Validator, validator_for  # type: ignore[import-untyped, unused-ignore]
+from referencing.exceptions import Unresolvable  # jsonschema's own $ref machinery
 
 __all__ = ["SchemaValueError", "value_for_schema"]
 
@@ -75,7 +76,10 @@ def value_for_schema(schema: Mapping[str, Any], *, text: str = "") -> Any:
         raise SchemaValueError(f"$: a schema must be an object or a boolean, not {type(schema).__name__}")
     validator = _validator(json.dumps(schema, sort_keys=True, default=str))
     value = _Generator(schema, text, validator).gen(schema, _Ctx("$", "", 0, (), False, 0))
-    error = best_match(validator.iter_errors(value))
+    try:
+        error = best_match(validator.iter_errors(value))
+    except Unresolvable as exc:  # a $ref the generator never had to follow
+        raise SchemaValueError(f"$: cannot resolve a $ref: {exc}") from None
     if error is not None:
         raise SchemaValueError(f"{error.json_path}: could not produce a valid value ({error.message})")
     return value
@@ -156,52 +160,16 @@ class _Ctx(NamedTuple):
 
 _NUMBER_RE = re.compile(r"(?<![\w.])-?\d+(?:\.\d+)?(?![\w.]\d)")
 _WORD_RE = re.compile(r"[^\W\d_]+")
-_NAME_WORDS = (
-    "title",
-    "city",
-    "country",
-    "company",
-    "author",
-    "person",
-    "organization",
-    "organisation",
-    "brand",
-    "employer",
-    "town",
-    "location",
-    "place",
-    "team",
-    "owner",
-    "manufacturer",
+# Property names (last word) whose values are proper nouns, so a capitalized word from the prompt fits.
+_NAME_LIKE = re.compile(
+    r".*name|title|city|country|company|author|person|organi[sz]ation|brand|employer|town|team"
 )
-_ANNOTATIONS = (
-    "title",
-    "description",
-    "default",
-    "examples",
-    "$comment",
-    "deprecated",
-    "readOnly",
-    "writeOnly",
-    "$id",
-    "$schema",
-    "$defs",
-    "definitions",
-    "$anchor",
-    "discriminator",
-)
-_OBJECT_KEYS = (
-    "properties",
-    "required",
-    "additionalProperties",
-    "minProperties",
-    "maxProperties",
-    "propertyNames",
-    "patternProperties",
-)
+_OBJECT_KEYS = ("properties", "required", "additionalProperties", "minProperties", "propertyNames")
 _ARRAY_KEYS = ("items", "prefixItems", "minItems", "maxItems", "uniqueItems", "contains")
 _STRING_KEYS = ("minLength", "maxLength", "pattern", "format")
 _NUMBER_KEYS = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf")
+# With no "type", the keywords present say which kind of value the schema describes.
+_TYPE_KEYS = {"object": _OBJECT_KEYS, "array": _ARRAY_KEYS, "string": _STRING_KEYS, "number": _NUMBER_KEYS}
 
 
 def _words(name: str) -> list[str]:
@@ -331,12 +299,7 @@ class _Generator:
     def types(self, flat: JSON, ctx: _Ctx) -> list[str]:
         declared = flat.get("type")
         if declared is None:
-            for names, kind in (
-                (_OBJECT_KEYS, "object"),
-                (_ARRAY_KEYS, "array"),
-                (_STRING_KEYS, "string"),
-                (_NUMBER_KEYS, "number"),
-            ):
+            for kind, names in _TYPE_KEYS.items():
                 if any(k in flat for k in names):
                     return [kind]
             return ["string"]  # any value is valid: a string reads best
@@ -360,32 +323,44 @@ class _Generator:
             return None
         raise SchemaValueError(f"{ctx.path}: unknown type {t!r}")
 
-    def is_valid(self, schema: JSON, value: Any) -> bool:
-        return bool(self.validator.evolve(schema=schema).is_valid(value))
+    def is_valid(self, schema: Any, value: Any) -> bool:
+        try:
+            return bool(self.validator.evolve(schema=schema).is_valid(value))
+        except Unresolvable as exc:
+            raise SchemaValueError(f"$: cannot resolve a $ref: {exc}") from None
 
     def branches(self, flat: JSON, key: str, ctx: _Ctx) -> Any:
         rest = {k: v for k, v in flat.items() if k != key}
-        options: list[tuple[bool, JSON, tuple[str, ...]]] = []
-        for branch in flat[key]:
-            bflat, brefs = self.flatten(branch, ctx.path)
-            merged = _merge(rest, bflat, ctx.path) if rest else bflat
-            is_null = bflat.get("type") == "null" or ("const" in bflat and bflat["const"] is None)
-            options.append((is_null, merged, brefs))
-        options.sort(key=lambda o: o[0] != ctx.minimal)  # stable: null branches first only when minimal
+        options = list(flat[key])
+        if ctx.minimal:  # null first, then branches that do not lead back into a $ref being expanded
+            order = sorted(
+                range(len(options)), key=lambda i: (not _is_null(options[i]), self.recurs(options[i], ctx))
+            )
+        else:  # in order, null last (sorting is stable)
+            order = sorted(range(len(options)), key=lambda i: _is_null(options[i]))
         errors: list[str] = []
-        for _, merged, brefs in options:
+        for i in order:
             state = (set(self.used_numbers), set(self.used_words))
             try:
+                bflat, brefs = self.flatten(options[i], ctx.path)
+                merged = _merge(rest, bflat, ctx.path) if rest else bflat
                 value = self.node(merged, brefs, ctx)
                 if not self.is_valid(merged, value):
                     raise SchemaValueError(f"{ctx.path}: {key} branch value does not validate")
-                if key == "oneOf" and sum(self.is_valid(o[1], value) for o in options) > 1:
+                if key == "oneOf" and any(self.is_valid(o, value) for j, o in enumerate(options) if j != i):
                     raise SchemaValueError(f"{ctx.path}: value matches more than one oneOf branch")
                 return value
             except SchemaValueError as exc:
                 self.used_numbers, self.used_words = state
                 errors.append(str(exc))
         raise SchemaValueError(f"{ctx.path}: no {key} branch yields a valid value ({'; '.join(errors[:3])})")
+
+    def recurs(self, schema: Any, ctx: _Ctx) -> bool:
+        try:
+            flat, refs = self.flatten(schema, ctx.path)
+        except SchemaValueError:
+            return True
+        return any(r in ctx.refs for r in refs) or _mentions(flat, ctx.refs)
 
     def enum(self, flat: JSON, ctx: _Ctx) -> Any:
         members = list(flat["enum"])
@@ -399,7 +374,7 @@ class _Generator:
         start = mentioned[0] if mentioned else 0
         ordered = members[start:] + members[:start]
         ordered = ordered[ctx.variant % len(ordered) :] + ordered[: ctx.variant % len(ordered)]
-        if all(k in _ANNOTATIONS or k == "enum" for k in flat):
+        if flat.keys() <= {"enum", "title", "description"}:
             return ordered[0]
         for member in ordered:  # other keywords alongside enum: the first member they accept
             if self.is_valid(flat, member):
@@ -492,7 +467,7 @@ class _Generator:
                 raise SchemaValueError(f"{ctx.path}: a {fmt} ({value!r}) does not fit length [{lo}, {hi}]")
             return value
         words = _words(ctx.name)
-        if words and (words[-1].endswith("name") or words[-1] in _NAME_WORDS):
+        if words and _NAME_LIKE.fullmatch(words[-1]):
             for i, word in enumerate(self.words):
                 if i not in self.used_words and lo <= len(word) <= hi:
                     self.used_words.add(i)
@@ -501,7 +476,8 @@ class _Generator:
         base = " ".join(["example", *words])
         if hi >= len(suffix) + 1:
             return _fit(base, max(0, lo - len(suffix)), hi - len(suffix)) + suffix
-        return _fit(base + suffix, lo, hi)
+        # too short for a number suffix: vary the letter instead
+        return _fit(string.ascii_lowercase[ctx.variant % 26], lo, hi)
 
     def number(self, flat: JSON, ctx: _Ctx, *, integer: bool) -> int | float:
         kind = "integer" if integer else "number"
@@ -530,7 +506,10 @@ class _Generator:
         for bound, step in ((low, 1), (high, -1)):
             candidates += [bound, bound + step, bound + step / 2]
         if math.isfinite(low) and math.isfinite(high):
-            candidates.append((low + high) / 2)
+            candidates += [
+                round((low + high) / 2, 10),
+                (low + high) / 2,
+            ]  # rounded: 0.15, not 0.15000000000000002
         candidates += [0, -1]
         for c in filter(math.isfinite, candidates):
             if integer:
@@ -557,8 +536,37 @@ def _snap(v: float, mult: float) -> float:
     return int(result) if result == int(result) and not isinstance(mult, float) else float(result)
 
 
+def _mentions(node: Any, refs: tuple[str, ...]) -> bool:
+    """Whether a `$ref` to one of `refs` appears anywhere in `node` (refs are not followed)."""
+    if isinstance(node, Mapping):
+        return node.get("$ref") in refs or any(_mentions(v, refs) for v in node.values())
+    return isinstance(node, list) and any(_mentions(v, refs) for v in node)
+
+
+def _is_null(schema: Any) -> bool:
+    return isinstance(schema, Mapping) and (schema.get("type") == "null" or schema.get("const", 0) is None)
+
+
+def _covered(x: JSON, y: JSON, own: str, catch_all: str) -> JSON:
+    """`y` with `x[catch_all]` folded into the `y[own]` entries that `x` leaves to it: once merged,
+    `x`'s `items` would no longer reach `y`'s `prefixItems`, nor its `additionalProperties` `y`'s
+    `properties`."""
+    rule = x.get(catch_all, True)
+    if rule is True or not isinstance(rule, (Mapping, bool)) or own not in y:
+        return y
+    if own == "prefixItems":  # when both have prefixItems they are merged position by position
+        return y if own in x else {**y, own: [{"allOf": [p, rule]} for p in y[own]]}
+    mine = x.get(own, {})
+    return {**y, own: {k: v if k in mine else rule and {"allOf": [v, rule]} for k, v in y[own].items()}}
+
+
 def _merge(a: JSON, b: JSON, path: str) -> JSON:
     """Both schemas at once (allOf semantics), for the keywords that can be combined exactly."""
+    a, b = _covered(b, a, "prefixItems", "items"), _covered(a, b, "prefixItems", "items")
+    a, b = (
+        _covered(b, a, "properties", "additionalProperties"),
+        _covered(a, b, "properties", "additionalProperties"),
+    )
     out = dict(a)
     for key, bv in b.items():
         if key not in out or out[key] == bv:
@@ -660,10 +668,11 @@ def _pattern_string(pattern: Any, path: str, variant: int, lo: float, hi: float)
     repeats at their minimum plus `extra` more repetitions (handed out left to right), trying budgets
     near the length deficit first."""
     try:
-        compiled, parsed = re.compile(pattern), _sre.parse(pattern)
+        compiled, parsed = _parse(pattern)
     except (re.error, TypeError) as exc:
         raise SchemaValueError(f"{path}: invalid pattern {pattern!r}: {exc}") from None
-    fill = "xyzabcdefghijklmnopqrstuvw"[variant % 26]  # padding for unanchored patterns, varied for uniqueness
+    # padding for unanchored patterns, varied for uniqueness
+    fill = "xyzabcdefghijklmnopqrstuvw"[variant % 26]
     deficit = max(0, int(min(lo, 10_000)) - len(_emit(parsed, _Emitter(0, 0, path, pattern))))
     for extra in dict.fromkeys([0, *(deficit // k + d for k in (1, 2, 3, 4) for d in (0, 1)), *range(1, 33)]):
         for grow in dict.fromkeys((variant, 0)):  # longer repeats set items apart when chars cannot vary
@@ -676,12 +685,18 @@ def _pattern_string(pattern: Any, path: str, variant: int, lo: float, hi: float)
     )
 
 
+@functools.lru_cache(maxsize=256)
+def _parse(pattern: str) -> tuple[re.Pattern[str], Any]:
+    return re.compile(pattern), _sre.parse(pattern)
+
+
 class _Emitter:
-    __slots__ = ("extra", "groups", "path", "pattern", "variant")
+    __slots__ = ("classes", "extra", "groups", "path", "pattern", "variant")
 
     def __init__(self, variant: int, extra: int, path: str, pattern: str) -> None:
         self.variant, self.extra, self.path, self.pattern = variant, extra, path, pattern
         self.groups: dict[int, str] = {}  # capture group -> text, for backreferences
+        self.classes: dict[int, str] = {}  # id(class items) -> the char chosen for it
 
 
 def _emit(items: Any, em: _Emitter) -> str:
@@ -690,11 +705,10 @@ def _emit(items: Any, em: _Emitter) -> str:
         name = op.name
         if name == "LITERAL":
             out.append(chr(av))
-        elif name in ("IN", "NOT_LITERAL", "ANY"):
-            members = [(_sre.NEGATE, None), (_sre.LITERAL, av)] if name == "NOT_LITERAL" else av
-            out.append(
-                _class_char([(_sre.NEGATE, None), (_sre.LITERAL, 10)] if name == "ANY" else members, em)
-            )
+        elif name == "IN":
+            out.append(_class_char(av, em))
+        elif name in ("NOT_LITERAL", "ANY"):  # any char but this one (ANY: but a newline)
+            out.append(_class_char([(_sre.NEGATE, None), (_sre.LITERAL, 10 if name == "ANY" else av)], em))
         elif name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"):
             low, high, sub = av
             more = min(high - low, em.extra)
@@ -717,6 +731,8 @@ def _emit(items: Any, em: _Emitter) -> str:
 
 
 def _class_char(items: Any, em: _Emitter) -> str:
+    if id(items) in em.classes:
+        return em.classes[id(items)]
     negate = any(op.name == "NEGATE" for op, _ in items)
     seeds = [
         chr(av if op.name == "LITERAL" else av[0]) for op, av in items if op.name in ("LITERAL", "RANGE")
@@ -724,7 +740,8 @@ def _class_char(items: Any, em: _Emitter) -> str:
     members = [c for c in dict.fromkeys(seeds + list(_PREFERRED)) if _in_class(c, items) != negate]
     if not members:
         raise SchemaValueError(f"{em.path}: a character class in {em.pattern!r} matches no printable char")
-    return members[em.variant % len(members)]
+    em.classes[id(items)] = members[em.variant % len(members)]
+    return em.classes[id(items)]
 
 
 def _in_class(c: str, items: Any) -> bool:
