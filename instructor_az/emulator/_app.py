@@ -21,11 +21,12 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
+from . import _media as media
 from . import _responses as responses
 from . import _validate as validate
 from . import _wire as wire
 from ._api_versions import SUPPORTED_VERSIONS, V1_VERSIONS
-from ._backends import Backend, BackendError, ChatRequest, Reply, ScriptExhaustedError
+from ._backends import Backend, BackendError, ChatRequest, Reply, ScriptedBackend, ScriptExhaustedError
 from ._deployments import Deployment
 from ._faults import FAULT_HEADER, Fault, FaultSpecError, merge_latency
 
@@ -40,6 +41,7 @@ _OPERATION_NAMES = {
     "chat": "ChatCompletions_Create",
     "completions": "Completions_Create",
     "embeddings": "Embeddings_Create",
+    **media.OPERATION_IDS,
 }
 
 
@@ -175,6 +177,22 @@ class EmulatorApp:
                 Route("/openai/v1/chat/completions", self._chat, methods=["POST"]),
                 Route("/openai/v1/completions", self._completions, methods=["POST"]),
                 Route("/openai/v1/embeddings", self._embeddings, methods=["POST"]),
+                Route("/openai/deployments/{deployment}/images/generations", self._images, methods=["POST"]),
+                Route("/openai/deployments/{deployment}/audio/speech", self._speech, methods=["POST"]),
+                Route(
+                    "/openai/deployments/{deployment}/audio/transcriptions",
+                    self._transcriptions,
+                    methods=["POST"],
+                ),
+                Route(
+                    "/openai/deployments/{deployment}/audio/translations",
+                    self._translations,
+                    methods=["POST"],
+                ),
+                Route("/openai/v1/images/generations", self._images, methods=["POST"]),
+                Route("/openai/v1/audio/speech", self._speech, methods=["POST"]),
+                Route("/openai/v1/audio/transcriptions", self._transcriptions, methods=["POST"]),
+                Route("/openai/v1/audio/translations", self._translations, methods=["POST"]),
                 Route("/openai/v1/models", self._models, methods=["GET"]),
                 Route("/openai/deployments", self._list_deployments, methods=["GET"]),
                 Route("/{path:path}", self._not_found, methods=["GET", "POST", "PUT", "DELETE", "PATCH"]),
@@ -228,6 +246,18 @@ class EmulatorApp:
     async def _embeddings(self, request: Request) -> Any:
         return await self._serve(request, "embeddings")
 
+    async def _images(self, request: Request) -> Response:
+        return await self._serve_media(request, media.IMAGES)
+
+    async def _speech(self, request: Request) -> Response:
+        return await self._serve_media(request, media.SPEECH)
+
+    async def _transcriptions(self, request: Request) -> Response:
+        return await self._serve_media(request, media.TRANSCRIPTIONS)
+
+    async def _translations(self, request: Request) -> Response:
+        return await self._serve_media(request, media.TRANSLATIONS)
+
     # --- the pipeline -----------------------------------------------------------------------------
 
     async def _serve(self, request: Request, operation: str) -> Any:
@@ -270,6 +300,92 @@ class EmulatorApp:
             return await self._generate(call, latency)
         except wire.AzureError as error:
             return self._finish(call, error)
+
+    async def _serve_media(self, request: Request, operation: str) -> Response:
+        """Images and audio, through the same checks in the same order as `_serve`."""
+        call = _Call(request, operation)
+        v1 = "deployment" not in request.path_params
+        try:
+            self._check_api_version(call, v1=v1)
+            media.check_route_version(operation, call.api_version, self.emulator.extra_api_versions)
+            self._authenticate(call)
+            raw = await request.body()
+            if not v1:
+                call.deployment = self._deployment(request.path_params["deployment"])
+            form: media.Form | None = None
+            if operation in media.MULTIPART:
+                form = media.parse_multipart(request.headers.get("content-type"), raw)
+                call.body, fields = form.record(), dict(form.fields)
+            else:
+                call.body = fields = self._parse_json(raw)
+            if v1:
+                model = fields.get("model")
+                if model is None:
+                    raise wire.missing_parameter("model")
+                if not isinstance(model, str):
+                    raise wire.invalid_type("model", "a string", model)
+                call.deployment = self._deployment(model)
+            assert call.deployment is not None
+            self._check_operation(call.deployment, operation)
+            try:
+                call.faults = self.emulator._faults.take(
+                    call.deployment.name, request.headers.get(FAULT_HEADER)
+                )
+            except FaultSpecError as exc:
+                raise wire.invalid_request(f"Bad {FAULT_HEADER} header: {exc}", param=FAULT_HEADER) from None
+            latency = merge_latency(call.faults)
+            if latency is not None and latency.seconds:
+                await anyio.sleep(latency.seconds)
+            self._raise_http_faults(call)
+            if operation == media.IMAGES:
+                image = media.validate_images(call.body, call.deployment)
+                for fault in call.faults:
+                    if fault.kind == "prompt_filter":  # DALL-E's own error body, not chat's
+                        raise media.image_prompt_filtered(fault.flagged, image)
+                return self._finish(call, media.image_response(image))
+            if operation == media.SPEECH:
+                speech = media.validate_speech(call.body)
+                self._raise_prompt_filter(call)
+                audio, content_type = media.speech_audio(speech)
+                return self._media_response(call, audio, content_type)
+            assert form is not None
+            params = media.validate_transcription(form)
+            self._raise_prompt_filter(call)
+            text = await self._transcript(call)
+            answer, content_type = media.transcription_body(params, text, operation)
+            if isinstance(answer, dict):
+                return self._finish(call, answer)
+            return self._media_response(call, answer.encode("utf-8"), content_type)
+        except wire.AzureError as error:
+            return self._finish(call, error)
+
+    async def _transcript(self, call: _Call) -> str:
+        """A scripted backend's queued answer when there is one (so tests script transcripts), else fixed text."""
+        deployment = call.deployment
+        assert deployment is not None
+        backend = deployment.backend or self.emulator.backend
+        if not isinstance(backend, ScriptedBackend):
+            return media.DEFAULT_TRANSCRIPT
+        chat = ChatRequest(deployment.name, deployment.model, call.body, call.operation)
+        while True:
+            try:
+                answer = backend.reply(chat)
+            except ScriptExhaustedError:
+                return media.DEFAULT_TRANSCRIPT
+            except BackendError as exc:
+                raise wire.invalid_request(f"Emulator: {exc}", code="EmulatorBackendError") from None
+            if not isinstance(answer, Fault):
+                return answer.content if answer.content is not None else media.DEFAULT_TRANSCRIPT
+            # A queued fault applies to this request, as for chat; the next answer is the transcript.
+            call.faults.append(answer)
+            self._raise_http_faults(call)
+            self._raise_prompt_filter(call)
+            if answer.kind == "latency":
+                await anyio.sleep(answer.seconds)
+
+    def _media_response(self, call: _Call, content: bytes, content_type: str) -> Response:
+        self._record(call, 200)
+        return Response(content, status_code=200, headers=self._headers(call, 200), media_type=content_type)
 
     def _check_api_version(self, call: _Call, *, v1: bool) -> None:
         version = call.request.query_params.get("api-version")
@@ -316,10 +432,13 @@ class EmulatorApp:
         return deployment
 
     def _check_operation(self, deployment: Deployment, operation: str) -> None:
-        if deployment.kind != operation:
-            label = {"chat": "chatCompletion", "completions": "completion", "embeddings": "embeddings"}[
-                operation
-            ]
+        if deployment.kind != media.DEPLOYMENT_KIND.get(operation, operation):
+            label = {
+                "chat": "chatCompletion",
+                "completions": "completion",
+                "embeddings": "embeddings",
+                **media.OPERATION_LABELS,
+            }[operation]
             raise wire.operation_not_supported(label, deployment.model)
 
     @staticmethod

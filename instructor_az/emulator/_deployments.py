@@ -7,7 +7,7 @@ from typing import Literal
 
 from ._backends import Backend
 
-Kind = Literal["chat", "completions", "embeddings"]
+Kind = Literal["chat", "completions", "embeddings", "images", "speech", "transcriptions"]
 
 
 @dataclass
@@ -77,5 +77,46 @@ def default_deployments() -> list[Deployment]:
             structured_outputs=False,
             embedding_dimensions=3072,
             response_model="text-embedding-3-large",
+        ),
+        # Media models (Azure's model names): no chat features, so every capability flag is off.
+        Deployment(
+            "dall-e-3",
+            "dall-e-3",
+            "3.0",
+            kind="images",
+            tools=False,
+            json_mode=False,
+            structured_outputs=False,
+            response_model="dall-e-3",
+        ),
+        Deployment(
+            "tts",
+            "tts",
+            "001",
+            kind="speech",
+            tools=False,
+            json_mode=False,
+            structured_outputs=False,
+            response_model="tts",
+        ),
+        Deployment(
+            "tts-hd",
+            "tts-hd",
+            "001",
+            kind="speech",
+            tools=False,
+            json_mode=False,
+            structured_outputs=False,
+            response_model="tts-hd",
+        ),
+        Deployment(
+            "whisper",
+            "whisper",
+            "001",
+            kind="transcriptions",
+            tools=False,
+            json_mode=False,
+            structured_outputs=False,
+            response_model="whisper",
         ),
     ]
