@@ -1,0 +1,33 @@
+"""Streaming structured outputs: an incremental JSON parser for answers that arrive as text deltas."""
+
+from __future__ import annotations
+
+from ._json import (
+    EndArray,
+    EndObject,
+    Event,
+    JsonEventParser,
+    JsonParseError,
+    Key,
+    Path,
+    Scalar,
+    StartArray,
+    StartObject,
+    StringChunk,
+    parse_events,
+)
+
+__all__ = [
+    "EndArray",
+    "EndObject",
+    "Event",
+    "JsonEventParser",
+    "JsonParseError",
+    "Key",
+    "Path",
+    "Scalar",
+    "StartArray",
+    "StartObject",
+    "StringChunk",
+    "parse_events",
+]
