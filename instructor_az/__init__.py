@@ -36,7 +36,7 @@ from ._errors import (
 )
 from ._hooks import HOOK_NAMES, Hooks
 from ._mode import Mode
-from .dsl import Audio, Image, Maybe
+from .dsl import Audio, Image, Maybe, MediaError, llm_validator
 
 __version__ = "0.1.0"
 
@@ -56,6 +56,7 @@ __all__ = [
     "InstructorError",
     "InstructorRetryException",
     "Maybe",
+    "MediaError",
     "Mode",
     "PromptFilterError",
     "RefusalError",
@@ -65,4 +66,5 @@ __all__ = [
     "__version__",
     "from_azure",
     "from_openai",
+    "llm_validator",
 ]

@@ -70,6 +70,20 @@ def _policy(retrying: Retrying | AsyncRetrying) -> dict[str, Any]:
     }
 
 
+_SECRET_HEADERS = frozenset({"api-key", "authorization", "ocp-apim-subscription-key"})
+
+
+def redacted(request: Mapping[str, Any]) -> JSON:
+    """A copy of the SDK kwargs for hooks, with credentials in `extra_headers` hidden."""
+    payload = copy.deepcopy(dict(request))
+    headers = payload.get("extra_headers")
+    if isinstance(headers, Mapping):
+        payload["extra_headers"] = {
+            k: ("<redacted>" if str(k).lower() in _SECRET_HEADERS else v) for k, v in headers.items()
+        }
+    return payload
+
+
 def content_filter_categories(raw: Any) -> dict[str, CategoryResult]:
     if not isinstance(raw, Mapping):
         return {}
@@ -119,7 +133,7 @@ class Attempts:
 
     def next_request(self) -> JSON:
         if self.hooks:
-            self.hooks.emit("completion:kwargs", **copy.deepcopy(self.request))
+            self.hooks.emit("completion:kwargs", **redacted(self.request))
         return self.request
 
     def request_failed(self, exc: BaseException) -> BaseException:
