@@ -7,7 +7,8 @@ everything but the SDK call itself is written once.
 from __future__ import annotations
 
 import os
-from collections.abc import Awaitable, Callable, Mapping
+import typing
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping
 from typing import Any, Generic, TypeVar, overload
 
 from openai import AsyncAzureOpenAI, AsyncOpenAI, AzureOpenAI, OpenAI
@@ -17,8 +18,10 @@ from ._errors import ConfigurationError
 from ._hooks import Handler, HookName, Hooks
 from ._mode import Mode
 from ._plan import compile_plan
-from ._run import Attempts, retrying_for, run_async, run_sync
+from ._run import Attempts, retrying_for, run_async, run_sync, stream_async, stream_sync
 from .dsl._multimodal import to_content_parts
+from .streaming._assemble import partial_target
+from .streaming._consume import StreamKind, check_streamable
 
 T = TypeVar("T")
 ClientT = TypeVar("ClientT", OpenAI, AsyncOpenAI)
@@ -109,19 +112,14 @@ class _Base(Generic[ClientT]):
         kwargs: dict[str, Any],
         context: Mapping[str, Any] | None,
         validation_context: Mapping[str, Any] | None,
+        stream: StreamKind | None = None,
     ) -> Attempts:
         if context is not None and validation_context is not None:
             raise ConfigurationError("pass context= or validation_context= (the same thing), not both")
-        if kwargs.get("stream"):
-            raise NotImplementedError(
-                "streaming a response_model (stream=True, create_partial, create_iterable) is not available "
-                "in this release yet; call create() without stream=True"
-            )
-        if kwargs.pop("iterator", False):
-            raise NotImplementedError(
-                "iterator=True (streamed Iterable responses) is not available in this release yet"
-            )
+        kwargs.pop("stream", None)
         plan = compile_plan(response_model, self.mode)
+        if stream is not None:
+            check_streamable(plan, stream)
         request = plan.request(kwargs)
         return Attempts(
             plan,
@@ -130,6 +128,28 @@ class _Base(Generic[ClientT]):
             hooks=self.hooks,
             after_completion=self._after_completion,
         )
+
+
+def _stream_kind(response_model: Any, kwargs: dict[str, Any]) -> tuple[Any, StreamKind | None]:
+    """What `create(...)` streams, from the spellings users know: the model to plan, and the kind."""
+    iterator = kwargs.pop("iterator", False)
+    partial_of = partial_target(response_model)
+    if partial_of is not None:
+        return partial_of, "partial"
+    is_iterable = typing.get_origin(response_model) in (Iterable, typing.Iterable)
+    if iterator:
+        return (response_model if is_iterable else Iterable[response_model]), "iterable"
+    if kwargs.get("stream"):
+        return response_model, ("iterable" if is_iterable else "partial")
+    return response_model, None
+
+
+def _as_iterable(response_model: Any) -> Any:
+    return (
+        response_model
+        if typing.get_origin(response_model) in (Iterable, typing.Iterable)
+        else Iterable[response_model]
+    )
 
 
 class Instructor(_Base[OpenAI]):
@@ -162,6 +182,9 @@ class Instructor(_Base[OpenAI]):
         when `response_model` is None. Every other keyword goes to the SDK unchanged."""
         if response_model is None:
             return self.client.chat.completions.create(**_passthrough(kwargs))
+        planned, kind = _stream_kind(response_model, kwargs)
+        if kind is not None:
+            return self._stream(planned, kind, max_retries, context, validation_context, kwargs)
         return self.create_with_completion(
             response_model=response_model,
             max_retries=max_retries,
@@ -169,6 +192,20 @@ class Instructor(_Base[OpenAI]):
             validation_context=validation_context,
             **kwargs,
         )[0]
+
+    def _stream(
+        self,
+        response_model: Any,
+        kind: StreamKind,
+        max_retries: int | Retrying | AsyncRetrying,
+        context: Mapping[str, Any] | None,
+        validation_context: Mapping[str, Any] | None,
+        kwargs: dict[str, Any],
+    ) -> Iterator[Any]:
+        state = self._attempts(response_model, kwargs, context, validation_context, stream=kind)
+        policy = retrying_for(max_retries, is_async=False)
+        assert isinstance(policy, Retrying)
+        return stream_sync(self.client.chat.completions.create, state, policy, kind)
 
     def create_with_completion(
         self,
@@ -186,13 +223,36 @@ class Instructor(_Base[OpenAI]):
         value = run_sync(self.client.chat.completions.create, state, policy)
         return value, state.last_completion
 
-    def create_partial(self, *, response_model: Any, **kwargs: Any) -> Any:
-        """Partial objects as the answer streams in (not available in this release yet)."""
-        raise NotImplementedError("create_partial is not available in this release yet")
+    def create_partial(
+        self,
+        *,
+        response_model: Any,
+        max_retries: int | Retrying = DEFAULT_MAX_RETRIES,
+        context: Mapping[str, Any] | None = None,
+        validation_context: Mapping[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> Iterator[Any]:
+        """Partial `response_model` objects as the answer streams in, then the validated object.
 
-    def create_iterable(self, *, response_model: Any, **kwargs: Any) -> Any:
-        """Each object of a list as soon as it is complete (not available in this release yet)."""
-        raise NotImplementedError("create_iterable is not available in this release yet")
+        The partial object is the same instance, updated in place (`partial.is_complete("field")` tells
+        which fields are final); the last item is the complete, validated `response_model`.
+        """
+        model = partial_target(response_model) or response_model
+        return self._stream(model, "partial", max_retries, context, validation_context, kwargs)
+
+    def create_iterable(
+        self,
+        *,
+        response_model: Any,
+        max_retries: int | Retrying = DEFAULT_MAX_RETRIES,
+        context: Mapping[str, Any] | None = None,
+        validation_context: Mapping[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> Iterator[Any]:
+        """Each object of a list, validated, as soon as its JSON closes in the stream."""
+        return self._stream(
+            _as_iterable(response_model), "iterable", max_retries, context, validation_context, kwargs
+        )
 
 
 class AsyncInstructor(_Base[AsyncOpenAI]):
@@ -207,9 +267,16 @@ class AsyncInstructor(_Base[AsyncOpenAI]):
         validation_context: Mapping[str, Any] | None = None,
         **kwargs: Any,
     ) -> Awaitable[Any]:
-        """Awaitable: the validated value (or the SDK's object when `response_model` is None)."""
+        """Awaitable: the validated value (or the SDK's object when `response_model` is None).
+
+        With `stream=True` (or `Partial[Model]`, or `iterator=True`) it returns an async iterator
+        instead, used with `async for` (no `await`), as in instructor's guide.
+        """
         if response_model is None:
             return self.client.chat.completions.create(**_passthrough(kwargs))
+        planned, kind = _stream_kind(response_model, kwargs)
+        if kind is not None:
+            return self._stream(planned, kind, max_retries, context, validation_context, kwargs)  # type: ignore[return-value]
         return self._create(
             response_model, max_retries, context, validation_context, kwargs, with_completion=False
         )
@@ -243,11 +310,46 @@ class AsyncInstructor(_Base[AsyncOpenAI]):
         value = await run_async(self.client.chat.completions.create, state, policy)
         return (value, state.last_completion) if with_completion else value
 
-    def create_partial(self, *, response_model: Any, **kwargs: Any) -> Any:
-        raise NotImplementedError("create_partial is not available in this release yet")
+    def _stream(
+        self,
+        response_model: Any,
+        kind: StreamKind,
+        max_retries: int | Retrying | AsyncRetrying,
+        context: Mapping[str, Any] | None,
+        validation_context: Mapping[str, Any] | None,
+        kwargs: dict[str, Any],
+    ) -> AsyncIterator[Any]:
+        state = self._attempts(response_model, kwargs, context, validation_context, stream=kind)
+        policy = retrying_for(max_retries, is_async=True)
+        assert isinstance(policy, AsyncRetrying)
+        return stream_async(self.client.chat.completions.create, state, policy, kind)
 
-    def create_iterable(self, *, response_model: Any, **kwargs: Any) -> Any:
-        raise NotImplementedError("create_iterable is not available in this release yet")
+    def create_partial(
+        self,
+        *,
+        response_model: Any,
+        max_retries: int | Retrying | AsyncRetrying = DEFAULT_MAX_RETRIES,
+        context: Mapping[str, Any] | None = None,
+        validation_context: Mapping[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> AsyncIterator[Any]:
+        """`async for` partial objects as the answer streams in, then the validated object."""
+        model = partial_target(response_model) or response_model
+        return self._stream(model, "partial", max_retries, context, validation_context, kwargs)
+
+    def create_iterable(
+        self,
+        *,
+        response_model: Any,
+        max_retries: int | Retrying | AsyncRetrying = DEFAULT_MAX_RETRIES,
+        context: Mapping[str, Any] | None = None,
+        validation_context: Mapping[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> AsyncIterator[Any]:
+        """`async for` each object of a list, validated, as soon as it is complete."""
+        return self._stream(
+            _as_iterable(response_model), "iterable", max_retries, context, validation_context, kwargs
+        )
 
 
 _HOOK_KWARGS = {"after_completion"}

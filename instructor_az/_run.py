@@ -11,7 +11,7 @@ tenacity `Retrying` / `AsyncRetrying` decide whether and when to go again.
 from __future__ import annotations
 
 import copy
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Generator, Iterator, Mapping
 from typing import Any
 
 from openai import BadRequestError
@@ -30,8 +30,9 @@ from ._errors import (
     ResponseParseError,
     Usage,
 )
-from ._hooks import Hooks
+from ._hooks import Hooks, log
 from ._plan import Plan
+from .streaming._consume import StreamConsumer, StreamKind, final_value
 
 JSON = dict[str, Any]
 REASKABLE = (ValidationError, ResponseParseError)
@@ -159,13 +160,7 @@ class Attempts:
             self._azure_checks(completion)
             value = self.plan.parse(completion, self.context)
         except REASKABLE as exc:
-            self.attempts.append(Attempt(number, completion, exc, usage))
-            if self.hooks:
-                self.hooks.emit("parse:error", exc)
-            self.request = {
-                **self.request,
-                "messages": [*self.request["messages"], *self.plan.reask_messages(completion, exc)],
-            }
+            self.reject(completion, exc, usage=usage)
             raise
         except AzureResponseError as exc:
             self.attempts.append(Attempt(number, completion, exc, usage))
@@ -178,10 +173,20 @@ class Attempts:
             try:
                 callback(completion, value)
             except Exception:
-                from ._hooks import log
-
                 log.exception("after_completion callback raised; the call goes on")
         return value
+
+    def reject(self, completion: Any, exc: BaseException, *, usage: Usage | None = None) -> None:
+        """Record a failed answer and extend the conversation with the re-ask (also mid-stream)."""
+        if usage is None:  # a stream stopped early: count what it reported, if anything
+            usage = Usage.of(completion)
+            self.usage = self.usage + usage
+            self.last_completion = completion
+        self.attempts.append(Attempt(len(self.attempts) + 1, completion, exc, usage))
+        if self.hooks:
+            self.hooks.emit("parse:error", exc)
+        reask = self.plan.reask_messages(completion, exc)
+        self.request = {**self.request, "messages": [*self.request["messages"], *reask]}
 
     def _azure_checks(self, completion: Any) -> None:
         choices = getattr(completion, "choices", None) or []
@@ -296,3 +301,145 @@ def _settle(outcome: _Outcome | None) -> Any:
     if outcome.error is not None:
         raise outcome.error
     return outcome.value
+
+
+# --- streaming ------------------------------------------------------------------------------------
+
+
+def _stream_request(state: Attempts) -> JSON:
+    return {**state.next_request(), "stream": True}
+
+
+def stream_sync(
+    create: Callable[..., Any], state: Attempts, retrying: Retrying, kind: StreamKind
+) -> Iterator[Any]:
+    """Partial objects or complete items as the answer streams in, re-asking like `run_sync`.
+
+    Closing the iterator closes the HTTP response and ends the call (never re-asked).
+    """
+    error: BaseException | None = None
+    finished = False
+    try:
+        for attempt in retrying:
+            with attempt:
+                try:
+                    stream = create(**_stream_request(state))
+                except Exception as exc:
+                    error = state.request_failed(exc)
+                else:
+                    consumer = StreamConsumer(state.plan, kind, state.context)
+                    chunks = _guarded(stream, state)
+                    try:
+                        for chunk in chunks:
+                            try:
+                                found = consumer.feed(chunk)
+                            except REASKABLE as exc:
+                                state.reject(consumer.completion(), exc)
+                                raise
+                            for item in found:
+                                yield item
+                        try:
+                            value = state.receive(consumer.completion())
+                        except AzureResponseError as exc:
+                            error = exc
+                        else:
+                            for item in final_value(kind, value):
+                                yield item
+                            finished = True
+                    except _SDKFailure as failure:
+                        error = failure.error
+                    except GeneratorExit:
+                        finished = True  # the caller stopped: no re-ask, no error
+                    finally:
+                        chunks.close()
+                        stream.close()
+            if error is not None or finished:
+                break
+    except RetryError as exc:
+        raise state.exhausted(exc.last_attempt.exception()) from exc.last_attempt.exception()
+    except REASKABLE as exc:
+        raise state.exhausted(exc) from exc
+    if error is not None:
+        raise error
+
+
+async def stream_async(
+    create: Callable[..., Awaitable[Any]], state: Attempts, retrying: AsyncRetrying, kind: StreamKind
+) -> AsyncIterator[Any]:
+    """The async twin of `stream_sync`: the same steps, awaiting the SDK."""
+    error: BaseException | None = None
+    finished = False
+    try:
+        async for attempt in retrying:
+            with attempt:
+                try:
+                    stream = await create(**_stream_request(state))
+                except Exception as exc:
+                    error = state.request_failed(exc)
+                else:
+                    consumer = StreamConsumer(state.plan, kind, state.context)
+                    achunks = _aguarded(stream, state)
+                    try:
+                        async for chunk in achunks:
+                            try:
+                                found = consumer.feed(chunk)
+                            except REASKABLE as exc:
+                                state.reject(consumer.completion(), exc)
+                                raise
+                            for item in found:
+                                yield item
+                        try:
+                            value = state.receive(consumer.completion())
+                        except AzureResponseError as exc:
+                            error = exc
+                        else:
+                            for item in final_value(kind, value):
+                                yield item
+                            finished = True
+                    except _SDKFailure as failure:
+                        error = failure.error
+                    except GeneratorExit:
+                        finished = True
+                    finally:
+                        await achunks.aclose()
+                        await stream.close()
+            if error is not None or finished:
+                break
+    except RetryError as exc:
+        raise state.exhausted(exc.last_attempt.exception()) from exc.last_attempt.exception()
+    except REASKABLE as exc:
+        raise state.exhausted(exc) from exc
+    if error is not None:
+        raise error
+
+
+class _SDKFailure(Exception):
+    """An SDK error while reading a stream: ends the call, never re-asked."""
+
+    def __init__(self, error: BaseException) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+def _guarded(stream: Any, state: Attempts) -> Generator[Any, None, None]:
+    iterator = iter(stream)
+    while True:
+        try:
+            chunk = next(iterator)
+        except StopIteration:
+            return
+        except Exception as exc:
+            raise _SDKFailure(state.request_failed(exc)) from exc
+        yield chunk
+
+
+async def _aguarded(stream: Any, state: Attempts) -> AsyncGenerator[Any, None]:
+    iterator = stream.__aiter__()
+    while True:
+        try:
+            chunk = await iterator.__anext__()
+        except StopAsyncIteration:
+            return
+        except Exception as exc:
+            raise _SDKFailure(state.request_failed(exc)) from exc
+        yield chunk

@@ -14,7 +14,9 @@ class Verdict(BaseModel):
     """Whether the value satisfies the statement, and why not when it does not."""
 
     is_valid: bool = Field(description="True when the value satisfies the statement")
-    reason: str | None = Field(default=None, description="Why the value does not satisfy it; null when it does")
+    reason: str | None = Field(
+        default=None, description="Why the value does not satisfy it; null when it does"
+    )
 
 
 def llm_validator(
@@ -35,9 +37,13 @@ def llm_validator(
     from .._client import AsyncInstructor, Instructor
 
     if isinstance(client, AsyncInstructor):
-        raise ConfigurationError("llm_validator needs a sync client (from_openai(AzureOpenAI(...))): validators are sync")
+        raise ConfigurationError(
+            "llm_validator needs a sync client (from_openai(AzureOpenAI(...))): validators are sync"
+        )
     if not isinstance(client, Instructor):
-        raise ConfigurationError("llm_validator(client=...) needs a client from instructor_az.from_openai(...)")
+        raise ConfigurationError(
+            "llm_validator(client=...) needs a client from instructor_az.from_openai(...)"
+        )
 
     def validate(value: Any) -> Any:
         kwargs = dict(create_kwargs)

@@ -243,6 +243,7 @@ class JsonEventParser:
     """Parses one JSON document fed as text deltas; see the module docstring."""
 
     __slots__ = (
+        "_allow_trailing",
         "_base",
         "_closed",
         "_cur",
@@ -262,7 +263,9 @@ class JsonEventParser:
         "_vpath",
     )
 
-    def __init__(self) -> None:
+    def __init__(self, *, allow_trailing_text: bool = False) -> None:
+        # True for answers that may go on after the JSON (a closing ``` fence): the rest is ignored.
+        self._allow_trailing = allow_trailing_text
         self._state = _VALUE
         self._stack: list[_Frame] = []
         self._root: Any = _MISSING
@@ -432,6 +435,8 @@ class JsonEventParser:
                 else:
                     pos = self._value(text, pos, c, events)
             else:  # _DONE
+                if self._allow_trailing:
+                    return
                 raise self._fail(self._base + pos, "extra data after the JSON value")
 
     def _value(self, text: str, pos: int, c: str, events: list[Event]) -> int:

@@ -1,0 +1,314 @@
+"""Building partial objects and complete items from JSON parser events, validating by completeness.
+
+`PartialBuilder` keeps an `M`-shaped partial object up to date in place from the parser's events:
+unseen fields are `None` (lists `[]`), strings and lists grow, nested models are partial models too.
+Each value is validated once it is complete, never on a prefix: a completed field against its model
+(its type, `Field` constraints and field validators), a completed nested object against its model
+(model validators too). A completed value that fails raises, which ends the stream and re-asks.
+
+`ItemsBuilder` yields each object of a list (`{"tasks": [...]}`) as soon as it closes, validated.
+
+Work per event is constant (plus validating each completed value once), so a stream costs time
+linear in its length.
+"""
+
+from __future__ import annotations
+
+import types
+import typing
+from collections.abc import Callable, Mapping
+from functools import cache
+from typing import Any, ClassVar, Generic, TypeVar
+
+from pydantic import BaseModel, PrivateAttr, ValidationError
+
+from .._errors import ResponseParseError
+from ._json import (
+    EndArray,
+    EndObject,
+    Event,
+    JsonEventParser,
+    Path,
+    Scalar,
+    StartArray,
+    StartObject,
+    StringChunk,
+)
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class PartialModel(BaseModel):
+    """Mixed into partial classes: which fields of this object are complete (final)."""
+
+    _complete: set[str] = PrivateAttr(default_factory=set)
+    partial_of: ClassVar[type[BaseModel]]
+
+    def is_complete(self, field: str) -> bool:
+        """True once `field` has its final value (validated); never goes back to False."""
+        return field in self._complete
+
+    @property
+    def completed_fields(self) -> frozenset[str]:
+        return frozenset(self._complete)
+
+
+@cache
+def partial_class(model: type[BaseModel]) -> type[PartialModel]:
+    """`Partial{Model}`: a subclass of `model` whose instances are filled as the answer streams in."""
+    cls = typing.cast(
+        "type[PartialModel]",
+        type(f"Partial{model.__name__}", (model, PartialModel), {"__module__": model.__module__}),
+    )
+    cls.partial_of = model
+    return cls
+
+
+class Partial(Generic[M]):
+    """`response_model=Partial[User]` streams partial `User` objects (same as `create_partial`)."""
+
+    def __class_getitem__(cls, item: Any) -> Any:
+        if not (isinstance(item, type) and issubclass(item, BaseModel)):
+            raise TypeError(f"Partial[...] needs a pydantic model, got {item!r}")
+        return partial_class(item)
+
+
+def partial_target(response_model: Any) -> type[BaseModel] | None:
+    """The model `response_model` asks to stream partially, if it is `Partial[M]`."""
+    if isinstance(response_model, type) and issubclass(response_model, PartialModel):
+        return response_model.partial_of
+    return None
+
+
+# --- types along a path -----------------------------------------------------------------------------
+
+
+def _strip(tp: Any) -> Any:
+    """`Optional[T]` / `Annotated[T, ...]` -> T (a union of several types stays a union)."""
+    while True:
+        origin = typing.get_origin(tp)
+        if origin is typing.Annotated:
+            tp = typing.get_args(tp)[0]
+            continue
+        if origin is typing.Union or isinstance(tp, types.UnionType):
+            members = [a for a in typing.get_args(tp) if a is not type(None)]
+            if len(members) == 1:
+                tp = members[0]
+                continue
+        return tp
+
+
+def _child_type(parent: Any, key: str | int) -> Any:
+    """The declared type of `parent[key]`, or None when it is not known (dicts of Any, unions...)."""
+    tp = _strip(parent)
+    if isinstance(tp, type) and issubclass(tp, BaseModel):
+        info = tp.model_fields.get(key) if isinstance(key, str) else None
+        return info.annotation if info is not None else None
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if origin in (list, set, frozenset, tuple, typing.Iterable, typing.Sequence) or (
+        origin is not None and getattr(origin, "__name__", "") in ("Iterable", "Sequence", "List")
+    ):
+        return args[0] if args else None
+    if origin in (dict, typing.Mapping) or (
+        origin is not None and getattr(origin, "__name__", "") == "Mapping"
+    ):
+        return args[1] if len(args) == 2 else None
+    return None
+
+
+def _model_of(tp: Any) -> type[BaseModel] | None:
+    tp = _strip(tp)
+    return tp if isinstance(tp, type) and issubclass(tp, BaseModel) else None
+
+
+def _is_list(tp: Any) -> bool:
+    origin = typing.get_origin(_strip(tp))
+    return origin in (list, set, frozenset, tuple) or getattr(origin, "__name__", "") in (
+        "Iterable",
+        "Sequence",
+    )
+
+
+def _empty_partial(model: type[BaseModel]) -> PartialModel:
+    values: dict[str, Any] = {
+        name: ([] if _is_list(info.annotation) else None) for name, info in model.model_fields.items()
+    }
+    return partial_class(model).model_construct(**values)
+
+
+def _field_errors(error: ValidationError, field: str, path: Path) -> list[dict[str, Any]]:
+    # Only this field's own errors: the other fields are absent on purpose.
+    return [
+        {**item, "loc": (*path[:-1], *item["loc"])}
+        for item in error.errors(include_url=False)
+        if item.get("loc") and item["loc"][0] == field
+    ]
+
+
+def _raise(errors: list[dict[str, Any]], text: str | None = None) -> None:
+    listing = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in errors[:5])
+    raise ResponseParseError(f"a completed value failed validation: {listing}", text=text, errors=errors)
+
+
+# --- partial objects --------------------------------------------------------------------------------
+
+
+class PartialBuilder:
+    """Fills an `M`-shaped partial object from parser events; validates each completed value."""
+
+    def __init__(
+        self, model: type[BaseModel], parser: JsonEventParser, context: Mapping[str, Any] | None
+    ) -> None:
+        self.model = model
+        self.parser = parser
+        self.context = dict(context) if context is not None else None
+        self.root: Any = None
+        # Open containers by path: (the partial container, its declared type).
+        self._open: dict[Path, tuple[Any, Any]] = {}
+
+    def _type_at(self, path: Path) -> Any:
+        if not path:
+            return self.model
+        parent = self._open.get(path[:-1])
+        return _child_type(parent[1], path[-1]) if parent is not None else None
+
+    def _set(self, path: Path, value: Any) -> None:
+        if not path:
+            self.root = value
+            return
+        parent = self._open.get(path[:-1])
+        if parent is None:
+            return
+        container, _ = parent
+        key = path[-1]
+        if isinstance(container, BaseModel):
+            container.__dict__[key] = value  # type: ignore[index]
+        elif isinstance(container, list):
+            if isinstance(key, int) and key < len(container):
+                container[key] = value
+            else:
+                container.append(value)
+        else:
+            container[key] = value
+
+    def _get(self, path: Path) -> Any:
+        parent = self._open.get(path[:-1])
+        if parent is None:
+            return None
+        container, key = parent[0], path[-1]
+        if isinstance(container, BaseModel):
+            return container.__dict__.get(key)  # type: ignore[arg-type]
+        if isinstance(container, list):
+            return container[key] if isinstance(key, int) and key < len(container) else None
+        return container.get(key)
+
+    def feed(self, events: list[Event]) -> bool:
+        """Apply events; True when the partial object changed."""
+        changed = False
+        for event in events:
+            path = event.path
+            if isinstance(event, StringChunk):
+                current = self._get(path) if path else self.root
+                self._set(path, (current if isinstance(current, str) else "") + event.text)
+                changed = True
+            elif isinstance(event, Scalar):
+                self._set(path, event.value)
+                self._completed(path, event.value)
+                changed = True
+            elif isinstance(event, StartObject):
+                tp = self._type_at(path)
+                model = _model_of(tp)
+                node: Any = _empty_partial(model) if model is not None else {}
+                self._open[path] = (node, model if model is not None else tp)
+                self._set(path, node)
+                changed = True
+            elif isinstance(event, StartArray):
+                tp = self._type_at(path)
+                node = []
+                self._open[path] = (node, tp)
+                self._set(path, node)
+                changed = True
+            elif isinstance(event, (EndObject, EndArray)):
+                node, tp = self._open.pop(path, (None, None))
+                model = _model_of(tp)
+                if path:
+                    raw = self._raw(path)
+                    if model is not None:
+                        self._validate_object(model, path, raw)
+                    self._completed(path, raw)
+        return changed
+
+    def _raw(self, path: Path) -> Any:
+        value = self.parser.value()
+        for key in path:
+            value = value[key]
+        return value
+
+    def _validate_object(self, model: type[BaseModel], path: Path, raw: Any) -> None:
+        try:
+            model.model_validate(raw, context=self.context)
+        except ValidationError as exc:
+            _raise([{**e, "loc": (*path, *e.get("loc", ()))} for e in exc.errors(include_url=False)])
+        except Exception:  # a validator that needs the whole answer: checked at the end
+            return
+
+    def _completed(self, path: Path, raw: Any) -> None:
+        if not path:
+            return
+        parent = self._open.get(path[:-1])
+        if parent is None:
+            return
+        container, parent_type = parent
+        key = path[-1]
+        model = _model_of(parent_type)
+        if model is None or not isinstance(key, str) or key not in model.model_fields:
+            return
+        if raw is None and not model.model_fields[key].is_required():
+            # An optional field sent as null (strict modes send every field): its default applies at the end.
+            if isinstance(container, PartialModel):
+                container._complete.add(key)
+            return
+        try:
+            model.model_validate({key: raw}, context=self.context)
+        except ValidationError as exc:
+            errors = _field_errors(exc, key, path)
+            if errors:
+                _raise(errors)
+        except Exception:  # a field validator reading other fields: it runs on the final object
+            pass
+        if isinstance(container, PartialModel):
+            container._complete.add(key)
+
+
+# --- complete items of a list ---------------------------------------------------------------------
+
+
+class ItemsBuilder:
+    """Yields each element of the list at `list_path` as soon as it closes, validated."""
+
+    def __init__(
+        self,
+        parser: JsonEventParser,
+        list_path: Path,
+        validate: Callable[[Any], Any],
+    ) -> None:
+        self.parser = parser
+        self.list_path = list_path
+        self.validate = validate
+        self.depth = len(list_path) + 1
+
+    def feed(self, events: list[Event]) -> list[Any]:
+        out = []
+        for event in events:
+            path = event.path
+            if (
+                len(path) == self.depth
+                and path[: self.depth - 1] == self.list_path
+                and isinstance(event, (EndObject, EndArray, Scalar))
+            ):
+                value: Any = self.parser.value()
+                for key in path:
+                    value = value[key]
+                out.append(self.validate(value))
+        return out

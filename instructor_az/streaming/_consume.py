@@ -1,0 +1,149 @@
+"""One streamed attempt, sans-IO: SDK chunks in, partial objects or complete items out.
+
+`StreamConsumer.feed(chunk)` returns what to yield for that chunk; `completion()` is the stream as a
+`ChatCompletion` for the final checks and parse. The sync and async drivers in `_run.py` only move
+chunks from the SDK to here and objects from here to the caller.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Literal
+
+from pydantic import BaseModel, TypeAdapter
+
+from .._errors import ConfigurationError, ResponseParseError
+from .._mode import Mode
+from .._plan import Plan
+from .._targets import ListTarget, ModelTarget
+from ._accumulate import StreamAccumulator
+from ._assemble import ItemsBuilder, PartialBuilder
+from ._json import JsonEventParser, JsonParseError
+
+StreamKind = Literal["partial", "iterable"]
+_OPENERS = ("{", "[")
+
+
+def check_streamable(plan: Plan, kind: StreamKind) -> None:
+    """A clear error, before any request, for a response model that cannot stream this way."""
+    if kind == "partial":
+        if not isinstance(plan.target, ModelTarget):
+            raise ConfigurationError(
+                f"streaming partial objects needs a pydantic model as response_model (got {plan.target.display_name}); "
+                "for a list of objects use create_iterable / Iterable[Model]"
+            )
+        if plan.mode is Mode.PARALLEL_TOOLS:
+            raise ConfigurationError("Mode.PARALLEL_TOOLS streams complete objects: use create_iterable")
+    elif not isinstance(plan.target, ListTarget):
+        raise ConfigurationError(f"create_iterable needs Iterable[Model] (got {plan.target.display_name})")
+
+
+class _Source:
+    """One JSON document arriving in pieces (a tool call's arguments, or the message content)."""
+
+    def __init__(self, skip_preamble: bool) -> None:
+        self.parser = JsonEventParser(allow_trailing_text=skip_preamble)
+        self.skip_preamble = skip_preamble  # content may start with text or a ``` fence
+        self.started = not skip_preamble
+
+    def feed(self, text: str) -> list[Any]:
+        if self.parser.done:
+            return []  # a closing fence or trailing text after the JSON
+        if not self.started:
+            cut = min((i for i in (text.find(c) for c in _OPENERS) if i != -1), default=-1)
+            if cut == -1:
+                return []
+            self.started = True
+            text = text[cut:]
+        try:
+            events = self.parser.feed(text)
+        except JsonParseError as exc:
+            raise ResponseParseError(f"the streamed answer is not valid JSON: {exc}") from None
+        return events
+
+
+class StreamConsumer:
+    def __init__(self, plan: Plan, kind: StreamKind, context: Mapping[str, Any] | None) -> None:
+        self.plan = plan
+        self.kind = kind
+        self.context = context
+        self.acc = StreamAccumulator()
+        self._sources: dict[int, _Source] = {}
+        self._partial: PartialBuilder | None = None
+        self._items: dict[int, ItemsBuilder] = {}
+        self._item_adapter: TypeAdapter[Any] | None = None
+        if kind == "iterable" and plan.mode is not Mode.PARALLEL_TOOLS:
+            assert isinstance(plan.target, ListTarget)
+            self._item_adapter = TypeAdapter(plan.target.item)
+
+    def _source(self, index: int) -> _Source:
+        source = self._sources.get(index)
+        if source is None:
+            source = self._sources[index] = _Source(skip_preamble=index == -1)
+        return source
+
+    def feed(self, chunk: Any) -> list[Any]:
+        out: list[Any] = []
+        for index, name, text in self.acc.add(chunk):
+            tools = self.plan.mode.is_tools
+            if tools and index == -1:
+                continue  # text beside tool calls; the final parse falls back to it if no call came
+            if not tools and index != -1:
+                continue
+            if self.plan.mode is not Mode.PARALLEL_TOOLS and tools and index != min(self.acc.tool_calls):
+                continue
+            source = self._source(index)
+            events = source.feed(text)
+            if not events:
+                continue
+            if self.plan.mode is Mode.PARALLEL_TOOLS:
+                if source.parser.done:
+                    out.append(self._parallel_item(name, source))
+            elif self.kind == "partial":
+                builder = self._partial_builder(source)
+                if builder.feed(events) and builder.root is not None:
+                    out.append(builder.root)
+            else:
+                out.extend(self._items_builder(index, source).feed(events))
+        return out
+
+    def _partial_builder(self, source: _Source) -> PartialBuilder:
+        if self._partial is None:
+            target = self.plan.target
+            assert isinstance(target, ModelTarget)
+            self._partial = PartialBuilder(target.model, source.parser, self.context)
+        return self._partial
+
+    def _items_builder(self, index: int, source: _Source) -> ItemsBuilder:
+        builder = self._items.get(index)
+        if builder is None:
+            adapter = self._item_adapter
+            assert adapter is not None
+            context = dict(self.context) if self.context is not None else None
+            builder = ItemsBuilder(
+                source.parser, ("tasks",), lambda value: adapter.validate_python(value, context=context)
+            )
+            self._items[index] = builder
+        return builder
+
+    def _parallel_item(self, name: str, source: _Source) -> Any:
+        target = self.plan.tools.get(name)
+        if target is None:
+            raise ResponseParseError(
+                f"the model called `{name}`, which is not one of {', '.join(self.plan.tools)}"
+            )
+        return target.validate_object(source.parser.value(), self.context)
+
+    def completion(self) -> Any:
+        return self.acc.completion()
+
+    @property
+    def yielded_final_items(self) -> bool:
+        return self.kind == "iterable"
+
+
+def final_value(kind: StreamKind, value: Any) -> list[Any]:
+    """What to yield after the final parse: the complete object for partial streams, nothing more for items."""
+    if kind == "partial" and isinstance(value, BaseModel):
+        return [value]
+    return []
