@@ -37,6 +37,7 @@ from ._errors import (
 from ._hooks import HOOK_NAMES, Hooks
 from ._mode import Mode
 from .dsl import Audio, Image, Maybe, MediaError, llm_validator
+from .streaming._assemble import Partial, PartialModel
 
 __version__ = "0.1.0"
 
@@ -58,6 +59,8 @@ __all__ = [
     "Maybe",
     "MediaError",
     "Mode",
+    "Partial",
+    "PartialModel",
     "PromptFilterError",
     "RefusalError",
     "ResponseParseError",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ._assemble import Partial, PartialModel, partial_class
 from ._json import (
     EndArray,
     EndObject,
@@ -24,10 +25,13 @@ __all__ = [
     "JsonEventParser",
     "JsonParseError",
     "Key",
+    "Partial",
+    "PartialModel",
     "Path",
     "Scalar",
     "StartArray",
     "StartObject",
     "StringChunk",
     "parse_events",
+    "partial_class",
 ]
