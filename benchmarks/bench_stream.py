@@ -20,6 +20,7 @@ Targets: ours / raw <= 2x at every size; growth exponent <= 1.1; memory linear i
 from __future__ import annotations
 
 import argparse
+from collections import deque
 import gc
 import json
 import math
@@ -90,24 +91,16 @@ def measure(library: str, repeats: int) -> list[dict[str, Any]]:
         wrapped = instructor_az.from_openai(emulator.client())
 
         def ours() -> Any:
-            last = None
-            for last in wrapped.chat.completions.create_partial(
-                model="gpt-4o", messages=MESSAGES, response_model=Catalog
-            ):
-                pass
-            return last
+            stream = wrapped.chat.completions.create_partial(model="gpt-4o", messages=MESSAGES, response_model=Catalog)
+            return deque(stream, maxlen=1)[0]
     else:
         import instructor
 
         wrapped = instructor.from_openai(emulator.client())
 
         def ours() -> Any:
-            last = None
-            for last in wrapped.chat.completions.create_partial(
-                model="gpt-4o", messages=MESSAGES, response_model=Catalog
-            ):
-                pass
-            return last
+            stream = wrapped.chat.completions.create_partial(model="gpt-4o", messages=MESSAGES, response_model=Catalog)
+            return deque(stream, maxlen=1)[0]
 
     def raw_stream() -> int:
         count = 0

@@ -45,12 +45,12 @@ def main() -> None:
     async def streamed_async() -> None:
         emulator.scripted.push(ANSWER)
         async_client = instructor_az.from_openai(emulator.async_client())
-        last = None
-        async for last in async_client.chat.completions.create(
+        partials = []
+        async for partial in async_client.chat.completions.create(
             model="gpt-4o", response_model=Catalog, stream=True, messages=messages
         ):
-            pass
-        print(f"\nasync, final object: {last!r}")
+            partials.append(partial)
+        print(f"\nasync: {len(partials)} updates, final object: {partials[-1]!r}")
 
     asyncio.run(streamed_async())
 

@@ -25,7 +25,7 @@ from . import _media as media
 from . import _responses as responses
 from . import _validate as validate
 from . import _wire as wire
-from ._api_versions import SUPPORTED_VERSIONS, V1_VERSIONS
+from ._api_versions import SUPPORTED_VERSIONS, V1_VERSIONS, at_least
 from ._backends import Backend, BackendError, ChatRequest, Reply, ScriptedBackend, ScriptExhaustedError
 from ._deployments import Deployment
 from ._faults import FAULT_HEADER, Fault, FaultSpecError, merge_latency
@@ -279,6 +279,7 @@ class EmulatorApp:
                 call.deployment = self._deployment(model)
             assert call.deployment is not None
             self._check_operation(call.deployment, operation)
+            self._check_model_api_version(call)
             try:
                 call.faults = self.emulator._faults.take(
                     call.deployment.name, request.headers.get(FAULT_HEADER)
@@ -291,7 +292,12 @@ class EmulatorApp:
             self._raise_http_faults(call)
             if operation == "embeddings":
                 texts = validate.validate_embeddings(call.body, call.deployment)
-                return self._finish(call, responses.embeddings(texts, call.deployment, call.body))
+                self.emulator._count_tokens(call.deployment.name, sum(wire.count_tokens(t) for t in texts))
+                body = responses.embeddings(texts, call.deployment, call.body)
+                if any(f.kind == "drop_connection" for f in call.faults):
+                    self._record(call, 200)
+                    return _DroppedJSON(json.dumps(body).encode(), self._headers(call, 200))
+                return self._finish(call, body)
             if operation == "chat":
                 validate.validate_chat(call.body, call.deployment, call.api_version)
             else:
@@ -327,6 +333,7 @@ class EmulatorApp:
                 call.deployment = self._deployment(model)
             assert call.deployment is not None
             self._check_operation(call.deployment, operation)
+            self._check_model_api_version(call)
             try:
                 call.faults = self.emulator._faults.take(
                     call.deployment.name, request.headers.get(FAULT_HEADER)
@@ -430,6 +437,13 @@ class EmulatorApp:
         if deployment is None:
             raise wire.deployment_not_found()
         return deployment
+
+    @staticmethod
+    def _check_model_api_version(call: _Call) -> None:
+        deployment = call.deployment
+        since = deployment.min_api_version if deployment is not None else None
+        if deployment is not None and since and call.api_version and not at_least(call.api_version, since):
+            raise wire.model_needs_newer_api_version(deployment.model, since)
 
     def _check_operation(self, deployment: Deployment, operation: str) -> None:
         if deployment.kind != media.DEPLOYMENT_KIND.get(operation, operation):

@@ -49,7 +49,9 @@ class Fault:
     - `rate_limit`: HTTP 429 with `retry-after-ms`, `retry-after` and `x-ratelimit-remaining-*` headers.
     - `server_error`: HTTP 500, 502 or 503 (optionally with `retry-after-ms`).
     - `latency`: the response is delayed by `seconds` (and each stream chunk by `chunk_seconds`).
-    - `drop_connection`: the connection closes after `after_chunks` stream chunks (0: before any byte).
+    - `drop_connection`: the connection closes after the status line and headers and `after_chunks`
+      stream chunks (0: no body at all; a non-streamed body is cut halfway). The SDK raises
+      `APIConnectionError` while reading, in-process and over loopback alike.
     - `prompt_filter`: Azure's HTTP 400 `content_filter` error for the flagged `categories`.
     - `completion_filter`: the answer is cut after `after_chars` characters with
       `finish_reason: "content_filter"` (mid-stream when streaming).

@@ -106,6 +106,8 @@ def shape(
 
 
 def prompt_tokens(request: ChatRequest) -> int:
+    if request.operation == "completions":
+        return sum(wire.count_tokens(str(m.get("content", ""))) for m in request.messages)
     total = 0
     for message in request.messages:
         total += 4
@@ -304,7 +306,7 @@ def text_completion(
         "id": wire.random_id("cmpl-"),
         "model": deployment.response_model,
         "object": "text_completion",
-        "prompt_filter_results": wire.prompt_filter_results(1),
+        "prompt_filter_results": wire.prompt_filter_results(1, jailbreak=False),
         "system_fingerprint": None,
         "usage": usage(prompt_tokens(request), sum(s.completion_tokens for s in choices)),
     }
@@ -321,7 +323,7 @@ def text_completion_chunks(
         "id": "",
         "model": "",
         "object": "",
-        "prompt_filter_results": wire.prompt_filter_results(1),
+        "prompt_filter_results": wire.prompt_filter_results(1, jailbreak=False),
     }
     safe = wire.completion_filter_results(protected_material=False)
     for index, shaped in enumerate(choices):

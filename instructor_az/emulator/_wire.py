@@ -53,13 +53,16 @@ def category_result(category: str, *, filtered: bool = False, severity: str = "s
     return {"filtered": filtered, "severity": severity}
 
 
-def prompt_filter_results(prompt_count: int = 1, flagged: dict[str, str] | None = None) -> list[JSON]:
+def prompt_filter_results(
+    prompt_count: int = 1, flagged: dict[str, str] | None = None, *, jailbreak: bool = True
+) -> list[JSON]:
     """`prompt_filter_results` as Azure sends it: one entry per prompt, harm categories + jailbreak."""
     flagged = flagged or {}
     results: list[JSON] = []
+    names = ("hate", "jailbreak", "self_harm", "sexual", "violence") if jailbreak else HARM_CATEGORIES
     for index in range(max(prompt_count, 1)):
         categories: JSON = {}
-        for name in ("hate", "jailbreak", "self_harm", "sexual", "violence"):
+        for name in names:
             severity = flagged.get(name, "safe")
             categories[name] = category_result(name, filtered=name in flagged, severity=severity)
         results.append({"prompt_index": index, "content_filter_results": categories})
