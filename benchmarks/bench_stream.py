@@ -20,7 +20,6 @@ Targets: ours / raw <= 2x at every size; growth exponent <= 1.1; memory linear i
 from __future__ import annotations
 
 import argparse
-from collections import deque
 import gc
 import json
 import math
@@ -29,6 +28,7 @@ import subprocess
 import sys
 import time
 import tracemalloc
+from collections import deque
 from pathlib import Path
 from typing import Any
 
