@@ -260,36 +260,50 @@ class EmulatorApp:
 
     # --- the pipeline -----------------------------------------------------------------------------
 
+    async def _admit(self, call: _Call) -> tuple[Fault | None, media.Form | None]:
+        """The checks every data-plane request passes, in Azure's order, up to the operation itself:
+        api-version, route, auth, deployment, body, operation, model version, then injected
+        latency and HTTP faults. Returns the latency fault (for stream pacing) and a multipart form."""
+        request, operation = call.request, call.operation
+        v1 = "deployment" not in request.path_params
+        self._check_api_version(call, v1=v1)
+        if operation in media.OPERATIONS:
+            media.check_route_version(operation, call.api_version, self.emulator.extra_api_versions)
+        self._authenticate(call)
+        raw = await request.body()
+        if not v1:
+            call.deployment = self._deployment(request.path_params["deployment"])
+        form: media.Form | None = None
+        if operation in media.MULTIPART:
+            form = media.parse_multipart(request.headers.get("content-type"), raw)
+            call.body, fields = form.record(), dict(form.fields)
+        else:
+            call.body = fields = self._parse_json(raw)
+        if v1:
+            model = fields.get("model")
+            if model is None:
+                raise wire.missing_parameter("model")
+            if not isinstance(model, str):
+                raise wire.invalid_type("model", "a string", model)
+            call.deployment = self._deployment(model)
+        assert call.deployment is not None
+        self._check_operation(call.deployment, operation)
+        self._check_model_api_version(call)
+        try:
+            call.faults = self.emulator._faults.take(call.deployment.name, request.headers.get(FAULT_HEADER))
+        except FaultSpecError as exc:
+            raise wire.invalid_request(f"Bad {FAULT_HEADER} header: {exc}", param=FAULT_HEADER) from None
+        latency = merge_latency(call.faults)
+        if latency is not None and latency.seconds:
+            await anyio.sleep(latency.seconds)
+        self._raise_http_faults(call)
+        return latency, form
+
     async def _serve(self, request: Request, operation: str) -> Any:
         call = _Call(request, operation)
-        v1 = "deployment" not in request.path_params
         try:
-            self._check_api_version(call, v1=v1)
-            self._authenticate(call)
-            raw = await request.body()
-            if not v1:
-                call.deployment = self._deployment(request.path_params["deployment"])
-            call.body = self._parse_json(raw)
-            if v1:
-                model = call.body.get("model")
-                if model is None:
-                    raise wire.missing_parameter("model")
-                if not isinstance(model, str):
-                    raise wire.invalid_type("model", "a string", model)
-                call.deployment = self._deployment(model)
+            latency, _ = await self._admit(call)
             assert call.deployment is not None
-            self._check_operation(call.deployment, operation)
-            self._check_model_api_version(call)
-            try:
-                call.faults = self.emulator._faults.take(
-                    call.deployment.name, request.headers.get(FAULT_HEADER)
-                )
-            except FaultSpecError as exc:
-                raise wire.invalid_request(f"Bad {FAULT_HEADER} header: {exc}", param=FAULT_HEADER) from None
-            latency = merge_latency(call.faults)
-            if latency is not None and latency.seconds:
-                await anyio.sleep(latency.seconds)
-            self._raise_http_faults(call)
             if operation == "embeddings":
                 texts = validate.validate_embeddings(call.body, call.deployment)
                 self.emulator._count_tokens(call.deployment.name, sum(wire.count_tokens(t) for t in texts))
@@ -308,42 +322,11 @@ class EmulatorApp:
             return self._finish(call, error)
 
     async def _serve_media(self, request: Request, operation: str) -> Response:
-        """Images and audio, through the same checks in the same order as `_serve`."""
+        """Images and audio, through the same admission checks as `_serve`."""
         call = _Call(request, operation)
-        v1 = "deployment" not in request.path_params
         try:
-            self._check_api_version(call, v1=v1)
-            media.check_route_version(operation, call.api_version, self.emulator.extra_api_versions)
-            self._authenticate(call)
-            raw = await request.body()
-            if not v1:
-                call.deployment = self._deployment(request.path_params["deployment"])
-            form: media.Form | None = None
-            if operation in media.MULTIPART:
-                form = media.parse_multipart(request.headers.get("content-type"), raw)
-                call.body, fields = form.record(), dict(form.fields)
-            else:
-                call.body = fields = self._parse_json(raw)
-            if v1:
-                model = fields.get("model")
-                if model is None:
-                    raise wire.missing_parameter("model")
-                if not isinstance(model, str):
-                    raise wire.invalid_type("model", "a string", model)
-                call.deployment = self._deployment(model)
+            _, form = await self._admit(call)
             assert call.deployment is not None
-            self._check_operation(call.deployment, operation)
-            self._check_model_api_version(call)
-            try:
-                call.faults = self.emulator._faults.take(
-                    call.deployment.name, request.headers.get(FAULT_HEADER)
-                )
-            except FaultSpecError as exc:
-                raise wire.invalid_request(f"Bad {FAULT_HEADER} header: {exc}", param=FAULT_HEADER) from None
-            latency = merge_latency(call.faults)
-            if latency is not None and latency.seconds:
-                await anyio.sleep(latency.seconds)
-            self._raise_http_faults(call)
             if operation == media.IMAGES:
                 image = media.validate_images(call.body, call.deployment)
                 for fault in call.faults:
