@@ -203,8 +203,7 @@ class Instructor(_Base[OpenAI]):
         kwargs: dict[str, Any],
     ) -> Iterator[Any]:
         state = self._attempts(response_model, kwargs, context, validation_context, stream=kind)
-        policy = retrying_for(max_retries, is_async=False)
-        assert isinstance(policy, Retrying)
+        policy = retrying_for(max_retries)
         return stream_sync(self.client.chat.completions.create, state, policy, kind)
 
     def create_with_completion(
@@ -218,8 +217,7 @@ class Instructor(_Base[OpenAI]):
     ) -> tuple[Any, Any]:
         """`(value, completion)`: the validated value and the raw completion it came from."""
         state = self._attempts(response_model, kwargs, context, validation_context)
-        policy = retrying_for(max_retries, is_async=False)
-        assert isinstance(policy, Retrying)
+        policy = retrying_for(max_retries)
         value = run_sync(self.client.chat.completions.create, state, policy)
         return value, state.last_completion
 
@@ -305,8 +303,7 @@ class AsyncInstructor(_Base[AsyncOpenAI]):
         with_completion: bool,
     ) -> Any:
         state = self._attempts(response_model, kwargs, context, validation_context)
-        policy = retrying_for(max_retries, is_async=True)
-        assert isinstance(policy, AsyncRetrying)
+        policy = retrying_for(max_retries)
         value = await run_async(self.client.chat.completions.create, state, policy)
         return (value, state.last_completion) if with_completion else value
 
@@ -320,8 +317,7 @@ class AsyncInstructor(_Base[AsyncOpenAI]):
         kwargs: dict[str, Any],
     ) -> AsyncIterator[Any]:
         state = self._attempts(response_model, kwargs, context, validation_context, stream=kind)
-        policy = retrying_for(max_retries, is_async=True)
-        assert isinstance(policy, AsyncRetrying)
+        policy = retrying_for(max_retries)
         return stream_async(self.client.chat.completions.create, state, policy, kind)
 
     def create_partial(

@@ -10,13 +10,18 @@ tenacity `Retrying` / `AsyncRetrying` decide whether and when to go again.
 
 from __future__ import annotations
 
+import asyncio
 import copy
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Generator, Iterator, Mapping
+import inspect
+import time
+from collections.abc import AsyncIterator, Callable, Generator, Iterator, Mapping
+from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from openai import BadRequestError
 from pydantic import ValidationError
-from tenacity import AsyncRetrying, RetryError, Retrying, stop_after_attempt
+from tenacity import AsyncRetrying, RetryCallState, Retrying, stop_after_attempt
 
 from ._errors import (
     Attempt,
@@ -38,8 +43,9 @@ JSON = dict[str, Any]
 REASKABLE = (ValidationError, ResponseParseError)
 
 
-def retrying_for(max_retries: int | Retrying | AsyncRetrying, *, is_async: bool) -> Retrying | AsyncRetrying:
-    """A tenacity policy: an int is the number of attempts; a user's policy is kept (sync/async matched)."""
+def retrying_for(max_retries: int | Retrying | AsyncRetrying) -> Retrying | AsyncRetrying:
+    """A tenacity policy: an int is the number of attempts; a user's `Retrying` / `AsyncRetrying` is
+    used as given (its strategies and callbacks drive re-asks in sync and async calls alike)."""
     if isinstance(max_retries, bool) or not isinstance(max_retries, (int, Retrying, AsyncRetrying)):
         raise ConfigurationError(
             f"max_retries must be an int (attempts) or a tenacity Retrying / AsyncRetrying, got {max_retries!r}"
@@ -49,26 +55,14 @@ def retrying_for(max_retries: int | Retrying | AsyncRetrying, *, is_async: bool)
             raise ConfigurationError(
                 f"max_retries must be at least 1 (the number of attempts), got {max_retries}"
             )
-        stop = stop_after_attempt(max_retries)
-        return AsyncRetrying(stop=stop, reraise=False) if is_async else Retrying(stop=stop, reraise=False)
-    if is_async and not isinstance(max_retries, AsyncRetrying):
-        return AsyncRetrying(**_policy(max_retries))
-    if not is_async and isinstance(max_retries, AsyncRetrying):
-        return Retrying(**_policy(max_retries))
+        return _default_policy(max_retries)
     return max_retries
 
 
-def _policy(retrying: Retrying | AsyncRetrying) -> dict[str, Any]:
-    return {
-        "stop": retrying.stop,
-        "wait": retrying.wait,
-        "retry": retrying.retry,
-        "before": retrying.before,
-        "after": retrying.after,
-        "before_sleep": retrying.before_sleep,
-        "reraise": retrying.reraise,
-        "retry_error_callback": retrying.retry_error_callback,
-    }
+@lru_cache(maxsize=64)
+def _default_policy(attempts: int) -> Retrying:
+    # Only its strategy objects are read (never its per-run state), so one instance serves all calls.
+    return Retrying(stop=stop_after_attempt(attempts))
 
 
 _SECRET_HEADERS = frozenset({"api-key", "authorization", "ocp-apim-subscription-key"})
@@ -239,207 +233,238 @@ def _arguments(message: Any) -> str:
     return "".join(c.function.arguments for c in calls if getattr(c, "function", None))
 
 
-class _Outcome:
-    __slots__ = ("error", "value")
+# --- the protocol: every attempt, re-ask and stream step, written once --------------------------
+#
+# `_call` is a generator that yields IO operations (`_Create`, `_Next`, `_Close`, `_Sleep`, `_Invoke`,
+# `_Emit`) and receives their results; it never does IO itself. `_drive_sync` and `_drive_async` perform
+# the operations with the sync or async SDK client. The user's tenacity policy is honoured step by
+# step (before, retry, after, stop, wait, before_sleep), its callbacks run by the driver so async
+# ones are awaited.
 
-    def __init__(self, value: Any = None, error: BaseException | None = None) -> None:
-        self.value = value
+
+@dataclass(frozen=True, slots=True)
+class _Create:
+    request: JSON
+
+
+@dataclass(frozen=True, slots=True)
+class _Next:
+    stream: Any
+
+
+@dataclass(frozen=True, slots=True)
+class _Close:
+    stream: Any
+
+
+@dataclass(frozen=True, slots=True)
+class _Sleep:
+    seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class _Invoke:
+    fn: Callable[[RetryCallState], Any]
+    retry_state: RetryCallState
+
+
+@dataclass(frozen=True, slots=True)
+class _Emit:
+    item: Any
+
+
+@dataclass(frozen=True, slots=True)
+class _Done:
+    value: Any
+
+
+_Op = _Create | _Next | _Close | _Sleep | _Invoke | _Emit
+_END = object()  # what `_Next` receives when the stream is over
+
+
+class _Final(Exception):
+    """An SDK error: it ends the call (the SDK already retried what it retries); never re-asked."""
+
+    def __init__(self, error: BaseException) -> None:
+        super().__init__(type(error).__name__)
         self.error = error
 
 
-def run_sync(create: Callable[..., Any], state: Attempts, retrying: Retrying) -> Any:
-    outcome: _Outcome | None = None
+def _answer(state: Attempts) -> Generator[_Op, Any, Any]:
+    """One non-streamed attempt."""
     try:
-        for attempt in retrying:
-            with attempt:
-                request = state.next_request()
-                try:
-                    completion = create(**request)
-                except Exception as exc:
-                    outcome = _Outcome(error=state.request_failed(exc))
-                else:
-                    try:
-                        outcome = _Outcome(state.receive(completion))
-                    except AzureResponseError as exc:
-                        outcome = _Outcome(error=exc)
-            if outcome is not None:
-                break
-    except RetryError as exc:
-        raise state.exhausted(exc.last_attempt.exception()) from exc.last_attempt.exception()
-    except REASKABLE as exc:
-        raise state.exhausted(exc) from exc
-    return _settle(outcome)
+        completion = yield _Create(state.next_request())
+    except Exception as exc:
+        raise _Final(state.request_failed(exc)) from exc
+    return state.receive(completion)
 
 
-async def run_async(create: Callable[..., Awaitable[Any]], state: Attempts, retrying: AsyncRetrying) -> Any:
-    outcome: _Outcome | None = None
+def _stream(state: Attempts, kind: StreamKind) -> Generator[_Op, Any, Any]:
+    """One streamed attempt: emit partial objects or items as chunks arrive, then the final value."""
     try:
-        async for attempt in retrying:
-            with attempt:
-                request = state.next_request()
-                try:
-                    completion = await create(**request)
-                except Exception as exc:
-                    outcome = _Outcome(error=state.request_failed(exc))
-                else:
-                    try:
-                        outcome = _Outcome(state.receive(completion))
-                    except AzureResponseError as exc:
-                        outcome = _Outcome(error=exc)
-            if outcome is not None:
+        stream = yield _Create({**state.next_request(), "stream": True})
+    except Exception as exc:
+        raise _Final(state.request_failed(exc)) from exc
+    consumer = StreamConsumer(state.plan, kind, state.context)
+    try:
+        while True:
+            try:
+                chunk = yield _Next(stream)
+            except Exception as exc:
+                raise _Final(state.request_failed(exc)) from exc
+            if chunk is _END:
                 break
-    except RetryError as exc:
-        raise state.exhausted(exc.last_attempt.exception()) from exc.last_attempt.exception()
-    except REASKABLE as exc:
-        raise state.exhausted(exc) from exc
-    return _settle(outcome)
+            try:
+                found = consumer.feed(chunk)
+            except REASKABLE as exc:
+                state.reject(consumer.completion(), exc)  # stop reading: the answer is already wrong
+                raise
+            for item in found:
+                yield _Emit(item)
+        value = state.receive(consumer.completion())
+    except GeneratorExit:
+        raise  # the caller stopped; the driver closes the response
+    except BaseException:
+        yield _Close(stream)
+        raise
+    yield _Close(stream)
+    for item in final_value(kind, value):
+        yield _Emit(item)
+    return value
 
 
-def _settle(outcome: _Outcome | None) -> Any:
-    if outcome is None:  # pragma: no cover - tenacity always runs one attempt
-        raise RuntimeError("no attempt was made")
-    if outcome.error is not None:
-        raise outcome.error
-    return outcome.value
+def _call(
+    state: Attempts, policy: Retrying | AsyncRetrying, attempt: Callable[[], Generator[_Op, Any, Any]]
+) -> Generator[_Op, Any, Any]:
+    """Attempts under the user's tenacity policy; re-asks on validation errors only."""
+    retry_state = RetryCallState(policy, None, (), {})
+    while True:
+        yield _Invoke(policy.before, retry_state)
+        try:
+            return (yield from attempt())
+        except _Final as final:
+            raise final.error from None
+        except REASKABLE as exc:
+            retry_state.set_exception((type(exc), exc, exc.__traceback__))
+            if not (yield _Invoke(policy.retry, retry_state)):
+                raise state.exhausted(exc) from exc
+            yield _Invoke(policy.after, retry_state)
+            if (yield _Invoke(policy.stop, retry_state)):
+                if policy.retry_error_callback is not None:
+                    return (yield _Invoke(policy.retry_error_callback, retry_state))
+                raise state.exhausted(exc) from exc
+            seconds = float((yield _Invoke(policy.wait, retry_state)) or 0)
+            retry_state.upcoming_sleep = seconds
+            retry_state.idle_for += seconds
+            if policy.before_sleep is not None:
+                yield _Invoke(policy.before_sleep, retry_state)
+            if seconds > 0:
+                yield _Sleep(seconds)
+            retry_state.prepare_for_next_attempt()
 
 
-# --- streaming ------------------------------------------------------------------------------------
+def _drive_sync(protocol: Generator[_Op, Any, Any], create: Callable[..., Any]) -> Iterator[Any]:
+    """Perform the protocol's operations with a sync client; yields emitted items, then `_Done`."""
+    streams: list[Any] = []
+    result: Any = None
+    error: BaseException | None = None
+    try:
+        while True:
+            try:
+                op = protocol.throw(error) if error is not None else protocol.send(result)
+            except StopIteration as stop:
+                yield _Done(stop.value)
+                return
+            result, error = None, None
+            try:
+                if isinstance(op, _Emit):
+                    yield op.item
+                elif isinstance(op, _Next):
+                    result = next(op.stream, _END)
+                elif isinstance(op, _Create):
+                    result = create(**op.request)
+                    if op.request.get("stream"):
+                        streams.append(result)
+                elif isinstance(op, _Invoke):
+                    result = op.fn(op.retry_state)
+                elif isinstance(op, _Close):
+                    op.stream.close()
+                    streams.remove(op.stream)
+                else:
+                    time.sleep(op.seconds)
+            except Exception as exc:
+                error = exc
+    finally:
+        for stream in streams:  # the caller stopped early: close the HTTP response
+            stream.close()
+        protocol.close()
 
 
-def _stream_request(state: Attempts) -> JSON:
-    return {**state.next_request(), "stream": True}
+async def _drive_async(protocol: Generator[_Op, Any, Any], create: Callable[..., Any]) -> AsyncIterator[Any]:
+    """The same operations with an async client (and tenacity callbacks awaited when they are async)."""
+    streams: list[Any] = []
+    result: Any = None
+    error: BaseException | None = None
+    try:
+        while True:
+            try:
+                op = protocol.throw(error) if error is not None else protocol.send(result)
+            except StopIteration as stop:
+                yield _Done(stop.value)
+                return
+            result, error = None, None
+            try:
+                if isinstance(op, _Emit):
+                    yield op.item
+                elif isinstance(op, _Next):
+                    result = await anext(op.stream, _END)
+                elif isinstance(op, _Create):
+                    result = await create(**op.request)
+                    if op.request.get("stream"):
+                        streams.append(result)
+                elif isinstance(op, _Invoke):
+                    result = op.fn(op.retry_state)
+                    if inspect.isawaitable(result):
+                        result = await result
+                elif isinstance(op, _Close):
+                    await op.stream.close()
+                    streams.remove(op.stream)
+                else:
+                    await asyncio.sleep(op.seconds)
+            except Exception as exc:
+                error = exc
+    finally:
+        for stream in streams:
+            await stream.close()
+        protocol.close()
+
+
+def run_sync(create: Callable[..., Any], state: Attempts, policy: Retrying | AsyncRetrying) -> Any:
+    for item in _drive_sync(_call(state, policy, lambda: _answer(state)), create):
+        if isinstance(item, _Done):
+            return item.value
+    raise AssertionError("the protocol ended without a value")  # pragma: no cover
+
+
+async def run_async(create: Callable[..., Any], state: Attempts, policy: Retrying | AsyncRetrying) -> Any:
+    async for item in _drive_async(_call(state, policy, lambda: _answer(state)), create):
+        if isinstance(item, _Done):
+            return item.value
+    raise AssertionError("the protocol ended without a value")  # pragma: no cover
 
 
 def stream_sync(
-    create: Callable[..., Any], state: Attempts, retrying: Retrying, kind: StreamKind
+    create: Callable[..., Any], state: Attempts, policy: Retrying | AsyncRetrying, kind: StreamKind
 ) -> Iterator[Any]:
-    """Partial objects or complete items as the answer streams in, re-asking like `run_sync`.
-
-    Closing the iterator closes the HTTP response and ends the call (never re-asked).
-    """
-    error: BaseException | None = None
-    finished = False
-    try:
-        for attempt in retrying:
-            with attempt:
-                try:
-                    stream = create(**_stream_request(state))
-                except Exception as exc:
-                    error = state.request_failed(exc)
-                else:
-                    consumer = StreamConsumer(state.plan, kind, state.context)
-                    chunks = _guarded(stream, state)
-                    try:
-                        for chunk in chunks:
-                            try:
-                                found = consumer.feed(chunk)
-                            except REASKABLE as exc:
-                                state.reject(consumer.completion(), exc)
-                                raise
-                            for item in found:
-                                yield item
-                        try:
-                            value = state.receive(consumer.completion())
-                        except AzureResponseError as exc:
-                            error = exc
-                        else:
-                            for item in final_value(kind, value):
-                                yield item
-                            finished = True
-                    except _SDKFailure as failure:
-                        error = failure.error
-                    except GeneratorExit:
-                        finished = True  # the caller stopped: no re-ask, no error
-                    finally:
-                        chunks.close()
-                        stream.close()
-            if error is not None or finished:
-                break
-    except RetryError as exc:
-        raise state.exhausted(exc.last_attempt.exception()) from exc.last_attempt.exception()
-    except REASKABLE as exc:
-        raise state.exhausted(exc) from exc
-    if error is not None:
-        raise error
+    """Partial objects or complete items as the answer streams in; closing it closes the response."""
+    for item in _drive_sync(_call(state, policy, lambda: _stream(state, kind)), create):
+        if not isinstance(item, _Done):
+            yield item
 
 
 async def stream_async(
-    create: Callable[..., Awaitable[Any]], state: Attempts, retrying: AsyncRetrying, kind: StreamKind
+    create: Callable[..., Any], state: Attempts, policy: Retrying | AsyncRetrying, kind: StreamKind
 ) -> AsyncIterator[Any]:
-    """The async twin of `stream_sync`: the same steps, awaiting the SDK."""
-    error: BaseException | None = None
-    finished = False
-    try:
-        async for attempt in retrying:
-            with attempt:
-                try:
-                    stream = await create(**_stream_request(state))
-                except Exception as exc:
-                    error = state.request_failed(exc)
-                else:
-                    consumer = StreamConsumer(state.plan, kind, state.context)
-                    achunks = _aguarded(stream, state)
-                    try:
-                        async for chunk in achunks:
-                            try:
-                                found = consumer.feed(chunk)
-                            except REASKABLE as exc:
-                                state.reject(consumer.completion(), exc)
-                                raise
-                            for item in found:
-                                yield item
-                        try:
-                            value = state.receive(consumer.completion())
-                        except AzureResponseError as exc:
-                            error = exc
-                        else:
-                            for item in final_value(kind, value):
-                                yield item
-                            finished = True
-                    except _SDKFailure as failure:
-                        error = failure.error
-                    except GeneratorExit:
-                        finished = True
-                    finally:
-                        await achunks.aclose()
-                        await stream.close()
-            if error is not None or finished:
-                break
-    except RetryError as exc:
-        raise state.exhausted(exc.last_attempt.exception()) from exc.last_attempt.exception()
-    except REASKABLE as exc:
-        raise state.exhausted(exc) from exc
-    if error is not None:
-        raise error
-
-
-class _SDKFailure(Exception):
-    """An SDK error while reading a stream: ends the call, never re-asked."""
-
-    def __init__(self, error: BaseException) -> None:
-        super().__init__(str(error))
-        self.error = error
-
-
-def _guarded(stream: Any, state: Attempts) -> Generator[Any, None, None]:
-    iterator = iter(stream)
-    while True:
-        try:
-            chunk = next(iterator)
-        except StopIteration:
-            return
-        except Exception as exc:
-            raise _SDKFailure(state.request_failed(exc)) from exc
-        yield chunk
-
-
-async def _aguarded(stream: Any, state: Attempts) -> AsyncGenerator[Any, None]:
-    iterator = stream.__aiter__()
-    while True:
-        try:
-            chunk = await iterator.__anext__()
-        except StopAsyncIteration:
-            return
-        except Exception as exc:
-            raise _SDKFailure(state.request_failed(exc)) from exc
-        yield chunk
+    async for item in _drive_async(_call(state, policy, lambda: _stream(state, kind)), create):
+        if not isinstance(item, _Done):
+            yield item
