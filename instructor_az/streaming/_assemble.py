@@ -237,6 +237,7 @@ class PartialBuilder:
                     if model is not None:
                         self._validate_object(model, path, raw)
                     self._completed(path, raw)
+                changed = True  # a value just became complete: worth showing
         return changed
 
     def _raw(self, path: Path) -> Any:

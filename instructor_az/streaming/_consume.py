@@ -39,27 +39,47 @@ def check_streamable(plan: Plan, kind: StreamKind) -> None:
 
 
 class _Source:
-    """One JSON document arriving in pieces (a tool call's arguments, or the message content)."""
+    """One JSON document arriving in pieces (a tool call's arguments, or the message content).
 
-    def __init__(self, skip_preamble: bool) -> None:
-        self.parser = JsonEventParser(allow_trailing_text=skip_preamble)
-        self.skip_preamble = skip_preamble  # content may start with text or a ``` fence
-        self.started = not skip_preamble
+    Content may carry text before the JSON: JSON modes start at the first `{` or `[`; the fenced
+    mode (`fenced=True`) starts after a ``` fence line, or at once when the answer opens with JSON,
+    so brackets in prose before the fence are not taken for the answer.
+    """
+
+    def __init__(self, *, content: bool, fenced: bool = False) -> None:
+        self.parser = JsonEventParser(allow_trailing_text=content)
+        self.fenced = fenced
+        self.started = not content
+        self._preamble = ""
+
+    def _start(self, text: str) -> str | None:
+        """The part of `text` where the JSON begins, or None while it has not begun."""
+        seen = self._preamble + text
+        if self.fenced:
+            stripped = seen.lstrip()
+            if stripped[:1] in ("{", "["):
+                return stripped
+            fence = seen.find("```")
+            newline = seen.find("\n", fence) if fence != -1 else -1
+            if newline == -1:
+                self._preamble = seen[-4096:]  # keep a bounded tail while waiting for the fence
+                return None
+            return seen[newline + 1 :]
+        cut = min((i for i in (seen.find(c) for c in _OPENERS) if i != -1), default=-1)
+        return seen[cut:] if cut != -1 else None
 
     def feed(self, text: str) -> list[Any]:
         if self.parser.done:
             return []  # a closing fence or trailing text after the JSON
         if not self.started:
-            cut = min((i for i in (text.find(c) for c in _OPENERS) if i != -1), default=-1)
-            if cut == -1:
+            begun = self._start(text)
+            if begun is None:
                 return []
-            self.started = True
-            text = text[cut:]
+            self.started, self._preamble, text = True, "", begun
         try:
-            events = self.parser.feed(text)
+            return self.parser.feed(text)
         except JsonParseError as exc:
             raise ResponseParseError(f"the streamed answer is not valid JSON: {exc}") from None
-        return events
 
 
 class StreamConsumer:
@@ -79,7 +99,9 @@ class StreamConsumer:
     def _source(self, index: int) -> _Source:
         source = self._sources.get(index)
         if source is None:
-            source = self._sources[index] = _Source(skip_preamble=index == -1)
+            source = self._sources[index] = _Source(
+                content=index == -1, fenced=self.plan.mode is Mode.MD_JSON
+            )
         return source
 
     def feed(self, chunk: Any) -> list[Any]:
