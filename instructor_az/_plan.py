@@ -67,7 +67,7 @@ def format_errors(error: BaseException) -> str:
         return str(error)
     lines = []
     for item in items:
-        loc = ".".join(str(p) for p in item.get("loc", ())) or "(root)"
+        loc = item.get("path") or ".".join(str(p) for p in item.get("loc", ())) or "(root)"
         value = item.get("input")
         shown = json.dumps(value, default=str) if value is not None else "null"
         if len(shown) > 120:
@@ -165,7 +165,7 @@ class Plan:
                 obj = json.loads(text)
             except ValueError as exc:
                 raise ResponseParseError(f"the answer is not valid JSON: {exc}", text=text) from None
-            _drop_added_nulls(obj, self.strict.schema, "#", self.strict)
+            _drop_added_nulls(obj, self.strict.schema, "$", self.strict)
             return target.validate_object(obj, context)
         return target.validate_text(text, context)
 
@@ -215,30 +215,39 @@ class Plan:
         ]
 
 
-def _drop_added_nulls(obj: Any, schema: Mapping[str, Any], location: str, strict: StrictSchema) -> None:
-    """Remove nulls the strict transform allowed only to make optional properties required."""
+def _drop_added_nulls(obj: Any, schema: Mapping[str, Any], path: str, strict: StrictSchema) -> None:
+    """Remove nulls the strict transform allowed only to make optional properties required.
+
+    Walks the answer alongside the sent schema; `path` names the schema node as `StrictSchema`
+    records it (`$`, `$.meta`, `$.tags[*]`, `$defs.Name`, `$.x.anyOf[0]`).
+    """
+    ref = schema.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#/$defs/"):
+        name = ref.split("/")[-1]
+        definition = (strict.schema.get("$defs") or {}).get(name)
+        if isinstance(definition, Mapping):
+            _drop_added_nulls(obj, definition, f"$defs.{name}", strict)
+        return
+    if ref == "#":
+        _drop_added_nulls(obj, strict.schema, "$", strict)
+        return
     if isinstance(obj, dict):
-        ref = schema.get("$ref")
-        if isinstance(ref, str):
-            definition = (strict.schema.get("$defs") or {}).get(ref.split("/")[-1], {})
-            _drop_added_nulls(obj, definition, ref, strict)
-            return
-        added = strict.nullable_added.get(location, frozenset())
+        added = strict.nullable_added.get(path, frozenset())
         for name in [k for k, v in obj.items() if v is None and k in added]:
             del obj[name]
         properties = schema.get("properties") or {}
         for key, value in obj.items():
             if key in properties:
-                _drop_added_nulls(value, properties[key], "", strict)
+                _drop_added_nulls(value, properties[key], f"{path}.{key}", strict)
     elif isinstance(obj, list):
         items = schema.get("items")
         if isinstance(items, Mapping):
             for value in obj:
-                _drop_added_nulls(value, items, "", strict)
+                _drop_added_nulls(value, items, f"{path}[*]", strict)
     if isinstance(obj, (dict, list)):
-        for branch in schema.get("anyOf") or []:
-            if isinstance(branch, Mapping) and "$ref" in branch:
-                _drop_added_nulls(obj, branch, "", strict)
+        for i, branch in enumerate(schema.get("anyOf") or []):
+            if isinstance(branch, Mapping) and branch.get("type") != "null":
+                _drop_added_nulls(obj, branch, f"{path}.anyOf[{i}]", strict)
 
 
 def _with_system(messages: Sequence[Any], instruction: str) -> list[Any]:

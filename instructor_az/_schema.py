@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import docstring_parser
+import typing_extensions
 from pydantic import BaseModel, TypeAdapter
 
 from ._errors import SchemaError
@@ -103,7 +104,7 @@ def _classes(tp: Any, seen: dict[str, Any]) -> None:
         seen[tp.__name__] = tp
         for f in dataclasses.fields(tp):
             _classes(f.type, seen)
-    elif typing.is_typeddict(tp):
+    elif typing_extensions.is_typeddict(tp):
         seen[tp.__name__] = tp
         for hint in typing.get_type_hints(tp).values():
             _classes(hint, seen)
@@ -137,7 +138,22 @@ def json_schema(tp: Any) -> JSON:
     for name, definition in (schema.get("$defs") or {}).items():
         if name in classes and isinstance(definition, dict):
             _describe(definition, classes[name])
+    _inline_root_ref(schema)
     return schema
+
+
+def _inline_root_ref(schema: JSON) -> None:
+    """A recursive model's schema is a bare `$ref` into `$defs`; function parameters and Azure's
+    strict form need an object at the root, so copy the definition there (the `$defs` entry stays
+    for the recursive references)."""
+    ref = schema.get("$ref")
+    definitions = schema.get("$defs") or {}
+    if isinstance(ref, str) and ref.startswith("#/$defs/") and set(schema) <= {"$ref", "$defs", "description", "title"}:
+        definition = definitions.get(ref.split("/")[-1])
+        if isinstance(definition, dict):
+            del schema["$ref"]
+            for key, value in copy.deepcopy(definition).items():
+                schema.setdefault(key, value)
 
 
 # --- Azure strict form ----------------------------------------------------------------------------
@@ -147,7 +163,8 @@ def json_schema(tp: Any) -> JSON:
 class StrictSchema:
     """A schema in Azure's strict form, and where it had to add `null` to optional properties.
 
-    `nullable_added` maps an object's location (`"#"` for the root, `"#/$defs/Name"`) to the names of
+    `nullable_added` maps an object's path in the sent schema (`"$"` for the root, `"$.meta"` for an
+    inline object, `"$.tags[*]"` for list items, `"$defs.Name"` for a definition) to the names of
     properties made nullable only to satisfy "every property is required"; their `null`s are removed
     from answers before validation so pydantic applies the field's default.
     """
@@ -206,7 +223,7 @@ class _Strictifier:
     def __init__(self) -> None:
         self.nullable_added: dict[str, frozenset[str]] = {}
 
-    def node(self, schema: Any, path: str, location: str | None) -> Any:
+    def node(self, schema: Any, path: str) -> Any:
         if not isinstance(schema, dict):
             return schema
         out: JSON = {}
@@ -217,11 +234,11 @@ class _Strictifier:
             elif key == "$defs":
                 continue
             elif key == "oneOf":
-                out["anyOf"] = [self.node(v, f"{path}.oneOf[{i}]", None) for i, v in enumerate(value)]
+                out["anyOf"] = [self.node(v, f"{path}.oneOf[{i}]") for i, v in enumerate(value)]
             elif key == "allOf":
                 if len(value) == 1 and isinstance(value[0], dict):
                     # pydantic wraps a described $ref as allOf: [ {$ref} ]; unwrap it.
-                    out.update(self.node(value[0], path, None))
+                    out.update(self.node(value[0], path))
                 else:
                     raise SchemaError(
                         "allOf with several schemas cannot be sent in a strict mode (Azure rejects allOf); "
@@ -229,16 +246,16 @@ class _Strictifier:
                         path=path,
                     )
             elif key == "anyOf":
-                out["anyOf"] = [self.node(v, f"{path}.anyOf[{i}]", None) for i, v in enumerate(value)]
+                out["anyOf"] = [self.node(v, f"{path}.anyOf[{i}]") for i, v in enumerate(value)]
             elif key == "items":
-                out["items"] = self.node(value, f"{path}[*]", None)
+                out["items"] = self.node(value, f"{path}[*]")
             elif key == "prefixItems":
                 raise SchemaError(
                     "tuples (prefixItems) cannot be sent in a strict mode; use a list or a model", path=path
                 )
             elif key == "properties":
                 out["properties"] = {
-                    name: self.node(prop, f"{path}.{name}", None) for name, prop in value.items()
+                    name: self.node(prop, f"{path}.{name}") for name, prop in value.items()
                 }
             elif key == "additionalProperties":
                 if value not in (False, None) and value != {}:
@@ -260,10 +277,8 @@ class _Strictifier:
                     added.append(name)
             out["required"] = list(properties)
             out["additionalProperties"] = False
-            if added and location is not None:
-                self.nullable_added[location] = frozenset(added)
-            elif added:
-                self.nullable_added.setdefault(path, frozenset(added))
+            if added:
+                self.nullable_added[path] = frozenset(added)
         return out
 
 
@@ -272,16 +287,15 @@ def strict_schema(schema: Mapping[str, Any]) -> StrictSchema:
     if schema.get("type") != "object":
         raise SchemaError("a strict schema's root must be an object", path="$")
     worker = _Strictifier()
-    out = worker.node(copy.deepcopy(dict(schema)), "$", "#")
+    out = worker.node(copy.deepcopy(dict(schema)), "$")
     definitions = schema.get("$defs") or {}
     if definitions:
         out["$defs"] = {
-            name: worker.node(copy.deepcopy(d), f"$defs.{name}", f"#/$defs/{name}")
+            name: worker.node(copy.deepcopy(d), f"$defs.{name}")
             for name, d in definitions.items()
         }
     _check_limits(out)
-    # Inline-object nullability is keyed by JSON path; answers are walked by schema location instead.
-    return StrictSchema(out, {k: v for k, v in worker.nullable_added.items() if k.startswith("#")})
+    return StrictSchema(out, worker.nullable_added)
 
 
 def _walk(schema: Any, path: str) -> Iterator[tuple[str, JSON]]:

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import jsonschema
+import typing_extensions
 from pydantic import BaseModel, PydanticUserError, TypeAdapter, ValidationError, create_model
 
 from ._errors import ConfigurationError, ResponseParseError, SchemaError
@@ -188,13 +189,14 @@ class SchemaTarget(Target):
             found: list[JSON] = [
                 {
                     "loc": tuple(e.absolute_path),
+                    "path": _json_path(tuple(e.absolute_path)),
                     "msg": e.message,
                     "type": str(e.validator),
                     "input": e.instance,
                 }
                 for e in errors
             ]
-            listing = "; ".join(f"{_json_path(e['loc'])}: {e['msg']}" for e in found[:5])
+            listing = "; ".join(f"{e['path']}: {e['msg']}" for e in found[:5])
             raise ResponseParseError(
                 f"{len(found)} error{'s' if len(found) != 1 else ''} validating the answer against the schema: {listing}",
                 text=json.dumps(obj),
@@ -235,7 +237,7 @@ def make_target(response_model: Any) -> Target:
         if isinstance(response_model, type):
             if issubclass(response_model, BaseModel):
                 return ModelTarget(response_model)
-            if dataclasses.is_dataclass(response_model) or typing.is_typeddict(response_model):
+            if dataclasses.is_dataclass(response_model) or typing_extensions.is_typeddict(response_model):
                 return AdapterTarget(response_model)
         return WrappedTarget(response_model)
     except PydanticUserError as exc:
