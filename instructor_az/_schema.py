@@ -148,7 +148,11 @@ def _inline_root_ref(schema: JSON) -> None:
     for the recursive references)."""
     ref = schema.get("$ref")
     definitions = schema.get("$defs") or {}
-    if isinstance(ref, str) and ref.startswith("#/$defs/") and set(schema) <= {"$ref", "$defs", "description", "title"}:
+    if (
+        isinstance(ref, str)
+        and ref.startswith("#/$defs/")
+        and set(schema) <= {"$ref", "$defs", "description", "title"}
+    ):
         definition = definitions.get(ref.split("/")[-1])
         if isinstance(definition, dict):
             del schema["$ref"]
@@ -254,9 +258,7 @@ class _Strictifier:
                     "tuples (prefixItems) cannot be sent in a strict mode; use a list or a model", path=path
                 )
             elif key == "properties":
-                out["properties"] = {
-                    name: self.node(prop, f"{path}.{name}") for name, prop in value.items()
-                }
+                out["properties"] = {name: self.node(prop, f"{path}.{name}") for name, prop in value.items()}
             elif key == "additionalProperties":
                 if value not in (False, None) and value != {}:
                     raise SchemaError(
@@ -291,8 +293,7 @@ def strict_schema(schema: Mapping[str, Any]) -> StrictSchema:
     definitions = schema.get("$defs") or {}
     if definitions:
         out["$defs"] = {
-            name: worker.node(copy.deepcopy(d), f"$defs.{name}")
-            for name, d in definitions.items()
+            name: worker.node(copy.deepcopy(d), f"$defs.{name}") for name, d in definitions.items()
         }
     _check_limits(out)
     return StrictSchema(out, worker.nullable_added)

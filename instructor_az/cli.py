@@ -21,7 +21,15 @@ def _emulator(args: argparse.Namespace) -> int:
     try:
         import uvicorn
 
-        from instructor_az.emulator import DEFAULT_API_KEY, LATEST_GA, Deployment, Emulator
+        from instructor_az.emulator import (
+            DEFAULT_API_KEY,
+            LATEST_GA,
+            BackendError,
+            Deployment,
+            Emulator,
+            LocalBackend,
+            LocalModelUnavailableError,
+        )
     except ImportError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -32,13 +40,18 @@ def _emulator(args: argparse.Namespace) -> int:
             name, _, model = spec.partition("=")
             deployments.append(Deployment(name, model or name))
     try:
+        backend = args.backend
+        if backend == "local":
+            backend = LocalBackend()
+            print("loading the local model...", flush=True)
+            print(f"  loaded in {backend.load():.1f}s", flush=True)
         emulator = Emulator(
             api_keys=args.api_key or [DEFAULT_API_KEY],
-            backend=args.backend,
+            backend=backend,
             deployments=deployments,
             chunk_chars=args.chunk_chars,
         )
-    except (NotImplementedError, ValueError) as exc:
+    except (LocalModelUnavailableError, BackendError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     if not _is_loopback(args.host):
@@ -82,7 +95,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="an accepted API key (repeatable; default: emulator-key)",
     )
     emulator.add_argument(
-        "--backend", choices=["schema", "scripted", "local"], default="schema", help="what writes answers"
+        "--backend",
+        choices=["schema", "scripted", "local"],
+        default="schema",
+        help="what writes answers: schema (deterministic values), scripted, local (a real small model)",
     )
     emulator.add_argument(
         "--deployment",
@@ -98,7 +114,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser("demo", help="run an extraction against the in-process emulator")
     demo.add_argument(
-        "--backend", choices=["schema", "local"], default="schema", help="the emulator's backend"
+        "--backend",
+        choices=["auto", "local", "schema"],
+        default="auto",
+        help="the emulator's backend (default auto: the local model when the 'local' extra is installed)",
     )
     demo.set_defaults(run=_demo)
     return parser

@@ -18,6 +18,7 @@ from ._backends import (
     Backend,
     BackendError,
     ChatRequest,
+    Generation,
     Reply,
     SchemaBackend,
     ScriptedBackend,
@@ -27,6 +28,7 @@ from ._backends import (
 from ._deployments import Deployment, default_deployments
 from ._emulator import DEFAULT_API_KEY, DEFAULT_ENDPOINT, Emulator, LoopbackServer
 from ._faults import FAULT_HEADER, Fault, FaultSpecError
+from ._local import LocalBackend, LocalModelUnavailableError
 from ._transport import AsyncEmulatorTransport, EmulatorTransport
 
 __all__ = [
@@ -47,6 +49,9 @@ __all__ = [
     "EmulatorTransport",
     "Fault",
     "FaultSpecError",
+    "Generation",
+    "LocalBackend",
+    "LocalModelUnavailableError",
     "LoopbackServer",
     "RecordedRequest",
     "Reply",

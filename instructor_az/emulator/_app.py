@@ -6,10 +6,11 @@ deployment, operation, JSON body, arguments, then injected faults, then the back
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Generator, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -26,7 +27,15 @@ from . import _responses as responses
 from . import _validate as validate
 from . import _wire as wire
 from ._api_versions import SUPPORTED_VERSIONS, V1_VERSIONS, at_least
-from ._backends import Backend, BackendError, ChatRequest, Reply, ScriptedBackend, ScriptExhaustedError
+from ._backends import (
+    Backend,
+    BackendError,
+    ChatRequest,
+    Generation,
+    Reply,
+    ScriptedBackend,
+    ScriptExhaustedError,
+)
 from ._deployments import Deployment
 from ._faults import FAULT_HEADER, Fault, FaultSpecError, merge_latency
 
@@ -88,11 +97,15 @@ class _EventStream:
         *,
         chunk_seconds: float = 0.0,
         drop_after: int | None = None,
+        blocking: bool = False,
+        on_close: Callable[[], None] | None = None,
     ) -> None:
         self.events = events
         self.headers = headers
         self.chunk_seconds = chunk_seconds
         self.drop_after = drop_after
+        self.blocking = blocking  # producing the next event may block (a model generating): use a thread
+        self.on_close = on_close
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         disconnected = anyio.Event()
@@ -113,13 +126,22 @@ class _EventStream:
         )
         async with anyio.create_task_group() as group:
             group.start_soon(watch)
+            lines = self._lines()
             try:
-                for sent, data in enumerate(self._lines()):
+                sent = 0
+                while True:
+                    if self.blocking:
+                        data = await anyio.to_thread.run_sync(next, lines, None, abandon_on_cancel=True)
+                    else:
+                        data = next(lines, None)
+                    if data is None:
+                        break
                     if sent == self.drop_after:
                         return  # returning without the final message drops the connection
                     if disconnected.is_set():
                         return
                     await send({"type": "http.response.body", "body": data, "more_body": True})
+                    sent += 1
                     if self.chunk_seconds:
                         await anyio.sleep(self.chunk_seconds)
                 if self.drop_after is not None:
@@ -127,8 +149,11 @@ class _EventStream:
                 await send({"type": "http.response.body", "body": b"", "more_body": False})
             finally:
                 group.cancel_scope.cancel()
+                if self.on_close is not None:
+                    self.on_close()
+                _close(lines)
 
-    def _lines(self) -> Iterator[bytes]:
+    def _lines(self) -> Generator[bytes, None, None]:
         for event in self.events:
             data = event if isinstance(event, str) else json.dumps(event, separators=(",", ":"))
             yield f"data: {data}\n\n".encode()
@@ -153,6 +178,18 @@ class _DroppedJSON:
         await send(
             {"type": "http.response.body", "body": self.body[: len(self.body) // 2], "more_body": True}
         )
+
+
+def _close(lines: Generator[bytes, None, None]) -> None:
+    """Close an event generator (a backend's generation stops when its client goes away)."""
+    with contextlib.suppress(ValueError):  # still running in an abandoned worker thread: it ends on its own
+        lines.close()
+
+
+def _backend_error(exc: BackendError) -> wire.AzureError:
+    if exc.code:
+        return wire.invalid_request(str(exc), code=exc.code, param=exc.param)
+    return wire.invalid_request(f"Emulator: {exc}", code="EmulatorBackendError", param=exc.param)
 
 
 def _json_response(status: int, body: Any, headers: dict[str, str]) -> Response:
@@ -476,7 +513,16 @@ class EmulatorApp:
         except ScriptExhaustedError as exc:
             raise wire.invalid_request(f"Emulator: {exc}", code="EmulatorScriptExhausted") from None
         except BackendError as exc:
-            raise wire.invalid_request(f"Emulator: {exc}", code="EmulatorBackendError") from None
+            raise _backend_error(exc) from None
+
+    @staticmethod
+    async def _ask_stream(backend: Backend, chat: ChatRequest) -> Generation | None:
+        try:
+            if backend.blocking:
+                return await anyio.to_thread.run_sync(backend.stream, chat)
+            return backend.stream(chat)
+        except BackendError as exc:
+            raise _backend_error(exc) from None
 
     async def _generate(self, call: _Call, latency: Fault | None) -> Any:
         deployment = call.deployment
@@ -484,6 +530,22 @@ class EmulatorApp:
         backend = deployment.backend or self.emulator.backend
         chat = ChatRequest(deployment.name, deployment.model, call.body, call.operation)
         count = call.body.get("n") or 1
+        if call.body.get("stream") and call.operation == "chat" and count == 1 and not call.faults:
+            generation = await self._ask_stream(backend, chat)
+            if generation is not None:
+                self.emulator._count_tokens(deployment.name, 0)
+                events = responses.chat_chunks(
+                    chat,
+                    deployment,
+                    [responses.live(generation)],
+                    call.api_version,
+                    chunk_chars=self.emulator.chunk_chars,
+                )
+                headers = self._headers(call, 200)
+                headers["content-type"] = "text/event-stream; charset=utf-8"
+                headers["cache-control"] = "no-cache"
+                self._record(call, 200)
+                return _EventStream(events, headers, blocking=True, on_close=generation.close)
         replies: list[Reply] = []
         for _ in range(count):
             answer = await self._ask(backend, chat)

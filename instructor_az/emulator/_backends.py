@@ -4,10 +4,12 @@ One small interface, `Backend.reply(request) -> Reply | Fault`, chosen per deplo
 
 - `ScriptedBackend`: answers you queue (`push`) or rules you register (`on`), for tests.
 - `SchemaBackend`: a deterministic value valid for the JSON schema the request carries.
-- the local model backend plugs in here too (a later release).
+- `LocalBackend` (`instructor_az.emulator.local`): a real small model run by llama.cpp.
 
 A backend only decides *what* the model says. The emulator turns a `Reply` into Azure's wire format
 (completion or SSE chunks, content-filter annotations, usage), so every backend streams the same way.
+A backend that produces text over time (a real model) may also offer `stream(request)`, returning a
+`Generation` whose pieces the emulator forwards as SSE chunks as they are produced.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import json
 import threading
 from abc import ABC, abstractmethod
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 
@@ -49,6 +51,10 @@ class Reply:
     tool_calls: Sequence[ToolCall] = ()
     refusal: str | None = None
     finish_reason: str | None = None
+    #: Token counts measured by the backend (a real tokenizer); None lets the emulator estimate them.
+    #: A backend that reports `completion_tokens` has applied `max_tokens` itself.
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
 
 
 @dataclass(frozen=True)
@@ -191,6 +197,27 @@ def to_reply(request: ChatRequest, answer: Any) -> Reply | Fault:
     return structured_reply(request, answer)
 
 
+class Generation(ABC):
+    """A reply being generated: its text arrives piece by piece (a real model streaming tokens).
+
+    Iterate it for the pieces (iteration may block while the model works); once exhausted,
+    `finish_reason`, `prompt_tokens` and `completion_tokens` are final. `tool` names the function the
+    text is the arguments of (None: the text is the message content). `close()` stops generation
+    early (the client went away) and must be safe to call at any time, more than once.
+    """
+
+    tool: str | None = None
+    finish_reason: str = "stop"
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+
+    @abstractmethod
+    def __iter__(self) -> Iterator[str]: ...
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+
 class Backend(ABC):
     """Writes answers for one or more deployments."""
 
@@ -200,6 +227,13 @@ class Backend(ABC):
     @abstractmethod
     def reply(self, request: ChatRequest) -> Reply | Fault:
         """The answer to `request`, or a `Fault` to fail it with."""
+
+    def stream(self, request: ChatRequest) -> Generation | None:
+        """A `Generation` streaming the answer as it is produced, or None to have `reply` chunked.
+
+        Only called for streamed chat requests with one choice and no fault shaping the answer.
+        """
+        return None
 
 
 class ScriptExhaustedError(LookupError):
@@ -300,4 +334,13 @@ class SchemaBackend(Backend):
 
 
 class BackendError(RuntimeError):
-    """A backend could not answer; the emulator reports it as a 400 naming the reason."""
+    """A backend could not answer; the emulator reports it as a 400 naming the reason.
+
+    With `code` (an Azure error code such as `context_length_exceeded`), the 400 carries that code
+    and the message as Azure words it; otherwise the code is `EmulatorBackendError`.
+    """
+
+    def __init__(self, message: str, *, code: str | None = None, param: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.param = param

@@ -39,9 +39,9 @@ def make_backend(backend: Backend | BackendName) -> Backend:
     if backend == "schema":
         return SchemaBackend()
     if backend == "local":
-        raise NotImplementedError(
-            "the local model backend is not available in this release; use backend='schema' or 'scripted'"
-        )
+        from ._local import LocalBackend
+
+        return LocalBackend()
     raise ValueError(
         f"unknown backend {backend!r}: expected 'scripted', 'schema', 'local' or a Backend instance"
     )
@@ -60,7 +60,8 @@ class Emulator:
     - `bearer_tokens`: Entra ID tokens accepted; None accepts any JWT-shaped token.
     - `deployments`: replaces the default deployments (gpt-4, gpt-4o, gpt-4o-mini,
       gpt-35-turbo-instruct, text-embedding-3-large, dall-e-3, tts, tts-hd, whisper).
-    - `backend`: the default backend: "scripted", "schema", or a `Backend`.
+    - `backend`: the default backend: "scripted", "schema", "local" (a real small model; needs the
+      `local` extra), or a `Backend`.
     - `chunk_chars`: characters per streamed delta.
     """
 

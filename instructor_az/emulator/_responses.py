@@ -9,13 +9,13 @@ import random
 import struct
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
 from . import _wire as wire
 from ._api_versions import at_least
-from ._backends import ChatRequest, Reply
+from ._backends import ChatRequest, Generation, Reply
 from ._deployments import Deployment
 from ._faults import Fault
 
@@ -30,10 +30,17 @@ class Shaped:
     tool_calls: list[tuple[str, str, str]]  # (id, name, arguments)
     refusal: str | None
     finish_reason: str
-    flagged: dict[str, str]
+    flagged: dict[str, str] = field(default_factory=dict)
+    #: counts a backend measured with its tokenizer (None: estimated from the text)
+    tokens: int | None = None
+    prompt: int | None = None
+    #: a reply still being generated: its pieces are streamed as they come
+    live: Generation | None = None
 
     @property
     def completion_tokens(self) -> int:
+        if self.tokens is not None:
+            return self.tokens
         total = wire.count_tokens(self.content or "") + wire.count_tokens(self.refusal or "")
         for _, name, arguments in self.tool_calls:
             total += wire.count_tokens(arguments) + wire.count_tokens(name) + 3
@@ -66,8 +73,11 @@ def shape(
         content = ""
     finish = reply.finish_reason or ("tool_calls" if calls and not forced else "stop")
     flagged: dict[str, str] = {}
+    measured = reply.completion_tokens
 
     def cut(after: int | None) -> None:
+        nonlocal measured
+        measured = None  # the text changed: estimate its tokens
         nonlocal content, calls
         if calls:
             name_id, name, arguments = calls[0]
@@ -86,6 +96,8 @@ def shape(
             finish = "length"
 
     limit = request.body.get("max_completion_tokens") or request.body.get("max_tokens") or default_max_tokens
+    if reply.completion_tokens is not None:
+        limit = None  # the backend counted real tokens and applied the limit while generating
     if isinstance(limit, int) and finish not in ("content_filter", "length"):
         if calls:
             used = 0
@@ -102,7 +114,18 @@ def shape(
             content, was_cut = _cut_to_tokens(content, limit)
             if was_cut:
                 finish = "length"
-    return Shaped(content, calls, reply.refusal, finish, flagged)
+    return Shaped(content, calls, reply.refusal, finish, flagged, measured, reply.prompt_tokens)
+
+
+def live(generation: Generation) -> Shaped:
+    """A reply still being generated; `chat_chunks` streams its pieces and reads the rest at the end."""
+    calls = [(wire.random_id("call_", 24), generation.tool, "")] if generation.tool else []
+    return Shaped(None if calls else "", calls, None, "stop", live=generation)
+
+
+def _prompt_total(request: ChatRequest, choices: Sequence[Shaped]) -> int:
+    measured = [s.prompt for s in choices if s.prompt is not None]
+    return measured[0] if measured else prompt_tokens(request)
 
 
 def prompt_tokens(request: ChatRequest) -> int:
@@ -159,7 +182,7 @@ def _fingerprint(deployment: Deployment) -> str:
 def chat_completion(
     request: ChatRequest, deployment: Deployment, choices: Sequence[Shaped], api_version: str | None
 ) -> JSON:
-    prompt = prompt_tokens(request)
+    prompt = _prompt_total(request, choices)
     return {
         "choices": [
             {
@@ -263,13 +286,15 @@ def chat_chunks(
                         ]
                     },
                 )
-                for piece in _pieces(arguments, chunk_chars):
+                pieces = _stream_live(shaped) if shaped.live else _pieces(arguments, chunk_chars)
+                for piece in pieces:
                     yield chunk(
                         index, {"tool_calls": [{"index": position, "function": {"arguments": piece}}]}
                     )
         else:
             yield chunk(index, {"role": "assistant", "content": "", "refusal": None})
-            for piece in _pieces(shaped.content or "", chunk_chars):
+            pieces = _stream_live(shaped) if shaped.live else _pieces(shaped.content or "", chunk_chars)
+            for piece in pieces:
                 yield chunk(index, {"content": piece}, filters=safe)
             if shaped.refusal:
                 for piece in _pieces(shaped.refusal, chunk_chars):
@@ -282,8 +307,27 @@ def chat_chunks(
         yield {
             **base,
             "choices": [],
-            "usage": usage(prompt_tokens(request), sum(s.completion_tokens for s in choices)),
+            "usage": usage(_prompt_total(request, choices), sum(s.completion_tokens for s in choices)),
         }
+
+
+def _stream_live(shaped: Shaped) -> Iterator[str]:
+    """The pieces of a live generation, recording its text, finish and counts as they become known."""
+    generation = shaped.live
+    assert generation is not None
+    try:
+        for piece in generation:
+            if shaped.tool_calls:
+                call_id, name, arguments = shaped.tool_calls[0]
+                shaped.tool_calls[0] = (call_id, name, arguments + piece)
+            else:
+                shaped.content = (shaped.content or "") + piece
+            yield piece
+        shaped.finish_reason = generation.finish_reason
+        shaped.tokens = generation.completion_tokens
+        shaped.prompt = generation.prompt_tokens
+    finally:
+        generation.close()
 
 
 def text_completion(
@@ -308,7 +352,7 @@ def text_completion(
         "object": "text_completion",
         "prompt_filter_results": wire.prompt_filter_results(1, jailbreak=False),
         "system_fingerprint": None,
-        "usage": usage(prompt_tokens(request), sum(s.completion_tokens for s in choices)),
+        "usage": usage(_prompt_total(request, choices), sum(s.completion_tokens for s in choices)),
     }
 
 
