@@ -151,7 +151,10 @@ def run_demo(backend: str = "auto", *, out: TextIO | None = None, max_retries: i
             say(f"    -> no valid Person after {attempts} attempts (InstructorRetryException)")
         say(f"    ({attempts} attempt(s), {usage.total_tokens} tokens, {time.perf_counter() - t0:.1f}s)")
     say()
-    say(f"extracted {succeeded} of {len(SAMPLES)}; re-asks caused by validators: {len(rejected)}")
+    say(
+        f"extracted {succeeded} of {len(SAMPLES)}; answers rejected by validators: {len(rejected)}, "
+        f"re-asks: {len(rejected) - failed}"
+    )
     say(
         f"usage: {len(emulator.requests)} requests, {totals.prompt_tokens} prompt + "
         f"{totals.completion_tokens} completion = {totals.total_tokens} tokens, "

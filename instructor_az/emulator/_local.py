@@ -351,10 +351,11 @@ class _Worker:
         llm, task = self.llm, job.task
         tokens = llm.tokenize(task.prompt.encode("utf-8"), add_bos=True, special=True)
         job.prompt_tokens = len(tokens)
-        room = llm.n_ctx() - len(tokens)
+        window = min(llm.n_ctx(), self.backend.n_ctx)
+        room = window - len(tokens)
         if room <= 0:
             raise BackendError(
-                f"This model's maximum context length is {llm.n_ctx()} tokens. However, your messages resulted "
+                f"This model's maximum context length is {window} tokens. However, your messages resulted "
                 f"in {len(tokens)} tokens. Please reduce the length of the messages.",
                 code="context_length_exceeded",
                 param="messages",
