@@ -16,8 +16,8 @@ from pydantic import BaseModel, Field, field_validator
 SAMPLES = (
     "Meet John, who is 30 years old and lives in Seattle.",
     "Our new engineer Maria turned 41 this spring; she moved here from Madrid.",
-    "a note from lucy (33) in paris: the train was late.",
-    "Grandpa Joe celebrated his 101st birthday in Dublin last week.",
+    "Captain Ahab, of Nantucket, aged fifty, hunts whales.",
+    "Paolo, a 1000-year-old vampire from Venice.",
     "omar is twenty-five and works in cairo.",
 )
 

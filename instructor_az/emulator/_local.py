@@ -373,6 +373,9 @@ class _Worker:
         if task.fenced:
             job.pieces.put("```json\n")
         started = time.perf_counter()
+        # Evaluate every prompt from scratch: reusing the previous prompt's cache changes the numerics
+        # slightly, and a small model's greedy answer with them; the same request must get the same answer.
+        llm.reset()
         stream = llm.create_completion(
             tokens,
             max_tokens=limit,
@@ -498,7 +501,7 @@ class LocalBackend(Backend):
     def _grammar(self, schema: Mapping[str, Any]) -> Any:
         from llama_cpp.llama_grammar import LlamaGrammar
 
-        key = json.dumps(schema, sort_keys=True)
+        key = json.dumps(schema)  # key order matters: the grammar writes properties in schema order
         with self._lock:
             grammar = self._grammars.get(key)
         if grammar is None:
