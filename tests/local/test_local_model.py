@@ -7,8 +7,12 @@ Everything here runs the real model through the unmodified openai SDK. Answers a
 from __future__ import annotations
 
 import json
+import socket
+import subprocess
+import sys
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import openai
@@ -340,3 +344,75 @@ def test_over_loopback(local_backend: LocalBackend) -> None:
             )
     finally:
         emulator.close()
+
+
+# --- more shapes ------------------------------------------------------------------------------------
+
+
+class Weather(BaseModel):
+    city: str
+
+
+class Search(BaseModel):
+    query: str
+
+
+def test_parallel_tools_returns_each_call(azure: AzureOpenAI, emulator: Emulator) -> None:
+    client = instructor_az.from_openai(azure, mode=Mode.PARALLEL_TOOLS)
+    calls = list(
+        client.chat.completions.create(
+            model="gpt-4o",
+            response_model=Iterable[Weather | Search],
+            messages=[{"role": "user", "content": "What is the weather in Paris and in Tokyo?"}],
+            max_tokens=100,
+        )
+    )
+    assert calls == [Weather(city="Paris"), Weather(city="Tokyo")]
+    assert emulator.last_request.body["tool_choice"] == "auto"
+    assert {t["function"]["name"] for t in emulator.last_request.body["tools"]} == {"Weather", "Search"}
+
+
+def test_create_iterable_yields_each_user_as_it_closes(azure: AzureOpenAI) -> None:
+    client = instructor_az.from_openai(azure)
+    users = []
+    for user in client.chat.completions.create_iterable(
+        model="gpt-4o",
+        response_model=User,
+        messages=[{"role": "user", "content": "John is 30 years old and Mary is 25."}],
+        max_tokens=100,
+    ):
+        users.append(user)
+    assert users[:2] == [User(name="John", age=30), User(name="Mary", age=25)]
+
+
+def test_cli_serves_the_local_model_on_loopback() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "instructor_az.cli", "emulator", "--backend", "local", "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        endpoint = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                assert server.poll() is None, server.stdout.read() if server.stdout else ""
+                assert time.monotonic() < deadline, "the emulator did not start"
+                time.sleep(0.2)
+        azure = AzureOpenAI(azure_endpoint=endpoint, api_key=DEFAULT_API_KEY, api_version=LATEST_GA)
+        user = instructor_az.from_openai(azure).chat.completions.create(
+            model="gpt-4o", response_model=User, messages=JOHN
+        )
+        assert user == User(name="John", age=30)
+    finally:
+        server.terminate()
+        out, _ = server.communicate(timeout=30)
+    assert "local backend" in out
+    assert "loaded in" in out
