@@ -12,7 +12,7 @@ import logging
 import re
 from collections.abc import Callable, Generator, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
 import anyio.to_thread
@@ -184,6 +184,21 @@ def _close(lines: Generator[bytes, None, None]) -> None:
     """Close an event generator (a backend's generation stops when its client goes away)."""
     with contextlib.suppress(ValueError):  # still running in an abandoned worker thread: it ends on its own
         lines.close()
+
+
+_T = TypeVar("_T")
+
+
+async def _run_backend(backend: Backend, method: Callable[[ChatRequest], _T], chat: ChatRequest) -> _T:
+    """Call a backend method (in a worker thread when it blocks), turning its errors into Azure 400s."""
+    try:
+        if backend.blocking:
+            return await anyio.to_thread.run_sync(method, chat)
+        return method(chat)
+    except ScriptExhaustedError as exc:
+        raise wire.invalid_request(f"Emulator: {exc}", code="EmulatorScriptExhausted") from None
+    except BackendError as exc:
+        raise _backend_error(exc) from None
 
 
 def _backend_error(exc: BackendError) -> wire.AzureError:
@@ -506,23 +521,11 @@ class EmulatorApp:
 
     @staticmethod
     async def _ask(backend: Backend, chat: ChatRequest) -> Reply | Fault:
-        try:
-            if backend.blocking:
-                return await anyio.to_thread.run_sync(backend.reply, chat)
-            return backend.reply(chat)
-        except ScriptExhaustedError as exc:
-            raise wire.invalid_request(f"Emulator: {exc}", code="EmulatorScriptExhausted") from None
-        except BackendError as exc:
-            raise _backend_error(exc) from None
+        return await _run_backend(backend, backend.reply, chat)
 
     @staticmethod
     async def _ask_stream(backend: Backend, chat: ChatRequest) -> Generation | None:
-        try:
-            if backend.blocking:
-                return await anyio.to_thread.run_sync(backend.stream, chat)
-            return backend.stream(chat)
-        except BackendError as exc:
-            raise _backend_error(exc) from None
+        return await _run_backend(backend, backend.stream, chat)
 
     async def _generate(self, call: _Call, latency: Fault | None) -> Any:
         deployment = call.deployment
@@ -541,11 +544,9 @@ class EmulatorApp:
                     call.api_version,
                     chunk_chars=self.emulator.chunk_chars,
                 )
-                headers = self._headers(call, 200)
-                headers["content-type"] = "text/event-stream; charset=utf-8"
-                headers["cache-control"] = "no-cache"
-                self._record(call, 200)
-                return _EventStream(events, headers, blocking=True, on_close=generation.close)
+                return _EventStream(
+                    events, self._stream_headers(call), blocking=True, on_close=generation.close
+                )
         replies: list[Reply] = []
         for _ in range(count):
             answer = await self._ask(backend, chat)
@@ -573,13 +574,9 @@ class EmulatorApp:
                 events = responses.text_completion_chunks(
                     chat, deployment, shaped, chunk_chars=self.emulator.chunk_chars
                 )
-            headers = self._headers(call, 200)
-            headers["content-type"] = "text/event-stream; charset=utf-8"
-            headers["cache-control"] = "no-cache"
-            self._record(call, 200)
             return _EventStream(
                 events,
-                headers,
+                self._stream_headers(call),
                 chunk_seconds=latency.chunk_seconds if latency else 0.0,
                 drop_after=drop.after_chunks if drop else None,
             )
@@ -601,6 +598,14 @@ class EmulatorApp:
             remaining_requests, remaining_tokens = self.emulator._remaining(call.deployment.name)
             headers["x-ratelimit-remaining-requests"] = str(remaining_requests)
             headers["x-ratelimit-remaining-tokens"] = str(remaining_tokens)
+        return headers
+
+    def _stream_headers(self, call: _Call) -> dict[str, str]:
+        """Headers of a 200 SSE response (the request is recorded as answered)."""
+        headers = self._headers(call, 200)
+        headers["content-type"] = "text/event-stream; charset=utf-8"
+        headers["cache-control"] = "no-cache"
+        self._record(call, 200)
         return headers
 
     def _finish(self, call: _Call, result: Any) -> Response:
