@@ -496,6 +496,17 @@ class LocalBackend(Backend):
             raise BackendError(f"the local model could not be loaded: {worker.load_error}")
         return time.perf_counter() - started
 
+    def close(self) -> None:
+        """Stop the model thread once queued requests are done, and free the model (it reloads on next use)."""
+        with self._lock:
+            worker, self._worker = self._worker, None
+        if worker is not None:
+            worker.jobs.put(None)
+            worker.thread.join(timeout=60)
+            if worker.llm is not None:
+                worker.llm.close()
+                worker.llm = None
+
     # --- answering ------------------------------------------------------------------------------------
 
     def _grammar(self, schema: Mapping[str, Any]) -> Any:

@@ -416,3 +416,17 @@ def test_cli_serves_the_local_model_on_loopback() -> None:
         out, _ = server.communicate(timeout=30)
     assert "local backend" in out
     assert "loaded in" in out
+
+
+def test_close_frees_the_model_and_it_reloads_on_next_use() -> None:
+    backend = LocalBackend(n_ctx=512)
+    emulator = Emulator(backend=backend)
+    try:
+        client = instructor_az.from_openai(emulator.client())
+        assert client.chat.completions.create(model="gpt-4o", response_model=User, messages=JOHN).age == 30
+        backend.close()
+        assert backend._worker is None
+        assert client.chat.completions.create(model="gpt-4o", response_model=User, messages=JOHN).age == 30
+    finally:
+        backend.close()
+        emulator.close()
