@@ -126,10 +126,12 @@ class Attempts:
         self.usage = Usage()
         self.last_completion: Any = None
 
-    def next_request(self) -> JSON:
+    def next_request(self, **extra: Any) -> JSON:
+        """The kwargs of the next request (with `extra`, e.g. `stream=True`), as hooks see them."""
+        request = {**self.request, **extra} if extra else self.request
         if self.hooks:
-            self.hooks.emit("completion:kwargs", **redacted(self.request))
-        return self.request
+            self.hooks.emit("completion:kwargs", **redacted(request))
+        return request
 
     def request_failed(self, exc: BaseException) -> BaseException:
         """The error to raise for a failed request (the SDK's own, or a prompt `ContentFilterError`)."""
@@ -302,7 +304,7 @@ def _answer(state: Attempts) -> Generator[_Op, Any, Any]:
 def _stream(state: Attempts, kind: StreamKind) -> Generator[_Op, Any, Any]:
     """One streamed attempt: emit partial objects or items as chunks arrive, then the final value."""
     try:
-        stream = yield _Create({**state.next_request(), "stream": True})
+        stream = yield _Create(state.next_request(stream=True))
     except Exception as exc:
         raise _Final(state.request_failed(exc)) from exc
     consumer = StreamConsumer(state.plan, kind, state.context)
