@@ -237,7 +237,7 @@ def test_stream_stalling_longer_than_the_read_timeout_is_api_timeout_error(
     emulator.scripted.push(ANSWER)
     emulator.inject(Fault.latency(0.0, chunk_seconds=2.0))
     received = []
-    with pytest.raises(openai.APITimeoutError):  # noqa: PT012 - chunks arrive before the stall
+    with pytest.raises(openai.APITimeoutError):
         for chunk in client.with_options(timeout=0.1).chat.completions.create(
             model="gpt-4o", messages=USER, stream=True
         ):
@@ -255,7 +255,7 @@ def test_connection_dropped_mid_stream_raises_api_connection_error_while_iterati
     emulator.inject(Fault.drop_connection(after_chunks=3))
     stream = _chat(client, stream=True)  # the response starts fine
     received = []
-    with pytest.raises(openai.APIConnectionError):  # noqa: PT012 - the error comes mid-iteration
+    with pytest.raises(openai.APIConnectionError):
         for chunk in stream:
             received.append(chunk)
     assert len(received) == 3
@@ -266,7 +266,7 @@ def test_connection_dropped_mid_stream_raises_api_connection_error_while_iterati
 def test_dropped_stream_via_header(client: AzureOpenAI, emulator: Emulator) -> None:
     emulator.scripted.push(ANSWER, "recovered")
     received = []
-    with pytest.raises(openai.APIConnectionError):  # noqa: PT012
+    with pytest.raises(openai.APIConnectionError):
         for chunk in _chat(
             client, stream=True, extra_headers={FAULT_HEADER: "drop_connection; after_chunks=2"}
         ):
@@ -282,7 +282,7 @@ async def test_async_connection_dropped_mid_stream_raises_api_connection_error(
     emulator.inject(Fault.drop_connection(after_chunks=4))
     stream = await async_client.chat.completions.create(model="gpt-4o", messages=USER, stream=True)
     received = []
-    with pytest.raises(openai.APIConnectionError):  # noqa: PT012
+    with pytest.raises(openai.APIConnectionError):
         async for chunk in stream:
             received.append(chunk)
     assert len(received) == 4

@@ -1,0 +1,206 @@
+"""Iterables in every mode, sync and async, and Azure's stream behaviours (filters, drops, cut-offs, early exit)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import openai
+import pytest
+from pydantic import BaseModel
+
+import instructor_az
+from instructor_az import ContentFilterError, IncompleteOutputException, Mode
+from instructor_az.emulator import ChatRequest, Emulator, Fault, Reply, ToolCall
+
+MESSAGES = [{"role": "user", "content": "List the items."}]
+ITEMS = [{"name": "Kettle", "price": 24.5}, {"name": "Teapot", "price": 18.0}, {"name": "Mug", "price": 6.0}]
+
+
+class Item(BaseModel):
+    name: str
+    price: float
+
+
+def wrapped(items: list[dict[str, Any]], *, fenced: bool = False) -> Any:
+    """An answer putting `items` in whatever list wrapper the request's schema declares."""
+
+    def reply(request: ChatRequest) -> Reply:
+        schema = request.response_schema or request.prompt_schema or {}
+        (field,) = schema["properties"]
+        text = json.dumps({field: items})
+        if request.answer_tool:
+            return Reply(tool_calls=[ToolCall(request.answer_tool, text)])
+        return Reply(content=f"```json\n{text}\n```" if fenced else text)
+
+    return reply
+
+
+MODES = [Mode.TOOLS, Mode.TOOLS_STRICT, Mode.JSON, Mode.JSON_SCHEMA, Mode.MD_JSON]
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_iterable_yields_each_item_in_every_mode(azure_emulator: Emulator, azure_openai_client: Any, mode: Mode) -> None:
+    azure_emulator.scripted.push(wrapped(ITEMS, fenced=mode is Mode.MD_JSON))
+    client = instructor_az.from_openai(azure_openai_client, mode=mode)
+    items = list(client.chat.completions.create_iterable(model="gpt-4o", response_model=Item, messages=MESSAGES))
+    assert items == [Item(**i) for i in ITEMS]
+    body = azure_emulator.last_request.body
+    assert body["stream"] is True
+    if mode.is_tools:
+        assert body["tool_choice"]["type"] == "function"
+    elif mode is Mode.JSON_SCHEMA:
+        assert body["response_format"]["type"] == "json_schema"
+    elif mode is Mode.JSON:
+        assert body["response_format"] == {"type": "json_object"}
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_async_iterable_yields_each_item_in_every_mode(
+    azure_emulator: Emulator, async_azure_openai_client: Any, mode: Mode
+) -> None:
+    azure_emulator.scripted.push(wrapped(ITEMS, fenced=mode is Mode.MD_JSON))
+    client = instructor_az.from_openai(async_azure_openai_client, mode=mode)
+    items = [i async for i in client.chat.completions.create_iterable(model="gpt-4o", response_model=Item, messages=MESSAGES)]
+    assert items == [Item(**i) for i in ITEMS]
+
+
+def test_iterable_marker_and_iterator_flag_and_non_streamed_list(
+    azure_emulator: Emulator, azure_openai_client: Any
+) -> None:
+    from collections.abc import Iterable
+
+    client = instructor_az.from_openai(azure_openai_client)
+    azure_emulator.scripted.push(wrapped(ITEMS), wrapped(ITEMS), wrapped(ITEMS))
+    streamed = client.chat.completions.create(
+        model="gpt-4o", response_model=Iterable[Item], messages=MESSAGES, stream=True
+    )
+    assert list(streamed) == [Item(**i) for i in ITEMS]
+    flagged = client.chat.completions.create(model="gpt-4o", response_model=Item, messages=MESSAGES, iterator=True)
+    assert [i.name for i in flagged] == ["Kettle", "Teapot", "Mug"]
+    whole = client.chat.completions.create(model="gpt-4o", response_model=Iterable[Item], messages=MESSAGES)
+    assert whole == [Item(**i) for i in ITEMS]
+    assert "stream" not in azure_emulator.last_request.body or not azure_emulator.last_request.body["stream"]
+
+
+class Weather(BaseModel):
+    city: str
+
+
+class Search(BaseModel):
+    query: str
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_parallel_tools_stream_each_call(azure_emulator: Emulator, azure_openai_client: Any, stream: bool) -> None:
+    from collections.abc import Iterable
+
+    azure_emulator.scripted.push(
+        Reply(
+            tool_calls=[
+                ToolCall("Weather", {"city": "Paris"}),
+                ToolCall("Search", {"query": "museums in Paris"}),
+                ToolCall("Weather", {"city": "Tokyo"}),
+            ]
+        )
+    )
+    client = instructor_az.from_openai(azure_openai_client, mode=Mode.PARALLEL_TOOLS)
+    result = client.chat.completions.create(
+        model="gpt-4o",
+        response_model=Iterable[Weather | Search],
+        messages=MESSAGES,
+        stream=stream,
+    )
+    assert list(result) == [Weather(city="Paris"), Search(query="museums in Paris"), Weather(city="Tokyo")]
+    assert azure_emulator.last_request.body["tool_choice"] == "auto"
+
+
+# --- Azure's stream behaviours ----------------------------------------------------------------------
+
+
+def test_completion_filter_mid_stream_after_the_items_that_passed(
+    azure_emulator: Emulator, azure_openai_client: Any
+) -> None:
+    text = json.dumps({"tasks": ITEMS})
+    cut = text.index("Mug") - 5  # the filter strikes inside the third item
+    azure_emulator.scripted.push(
+        Fault.completion_filter(after_chars=cut, violence="medium"), wrapped(ITEMS), wrapped(ITEMS)
+    )
+    client = instructor_az.from_openai(azure_openai_client)
+    got: list[Item] = []
+    with pytest.raises(ContentFilterError) as caught:
+        for item in client.chat.completions.create_iterable(
+            model="gpt-4o", response_model=Item, messages=MESSAGES, max_retries=3
+        ):
+            got.append(item)
+    assert got == [Item(**ITEMS[0]), Item(**ITEMS[1])]  # yielded before the filter arrived
+    assert caught.value.source == "completion"
+    assert caught.value.filtered_categories == ["violence"]
+    assert len(azure_emulator.requests) == 1  # never re-asked
+
+
+async def test_async_completion_filter_mid_stream_in_a_partial(
+    azure_emulator: Emulator, async_azure_openai_client: Any
+) -> None:
+    azure_emulator.scripted.push(Fault.completion_filter(after_chars=20, hate="high"), {"name": "Kettle", "price": 1})
+    client = instructor_az.from_openai(async_azure_openai_client)
+    seen: list[dict[str, Any]] = []
+    with pytest.raises(ContentFilterError):
+        async for partial in client.chat.completions.create_partial(
+            model="gpt-4o", response_model=Item, messages=MESSAGES
+        ):
+            seen.append(partial.model_dump())
+    assert seen  # partials arrived before the filter
+    assert seen[-1]["price"] is None  # the filtered answer never completed
+    assert len(azure_emulator.requests) == 1
+
+
+@pytest.mark.parametrize("kind", ["partial", "iterable"])
+def test_dropped_connection_is_a_typed_error_not_a_truncated_object(
+    azure_emulator: Emulator, azure_openai_client: Any, kind: str
+) -> None:
+    answer = ITEMS[0] if kind == "partial" else wrapped(ITEMS)
+    azure_emulator.scripted.push(Fault.drop_connection(after_chunks=6), answer, answer)
+    client = instructor_az.from_openai(azure_openai_client.with_options(max_retries=0))
+    yielded: list[Any] = []
+    with pytest.raises(openai.APIConnectionError):
+        if kind == "partial":
+            for partial in client.chat.completions.create_partial(
+                model="gpt-4o", response_model=Item, messages=MESSAGES, max_retries=3
+            ):
+                yielded.append((partial.model_dump(), set(partial.completed_fields)))
+        else:
+            for item in client.chat.completions.create_iterable(
+                model="gpt-4o", response_model=Item, messages=MESSAGES, max_retries=3
+            ):
+                yielded.append(item)
+    if kind == "partial":
+        assert all(done != {"name", "price"} for _, done in yielded)  # never shown as complete
+    else:
+        assert yielded == []  # six chunks do not close any item
+    assert len(azure_emulator.requests) == 1  # a transport failure is not re-asked
+
+
+def test_length_mid_stream_is_incomplete_output(azure_emulator: Emulator, azure_openai_client: Any) -> None:
+    text = json.dumps({"tasks": ITEMS})
+    azure_emulator.scripted.push(Fault.length(after_chars=text.index("Teapot") + 3), wrapped(ITEMS))
+    client = instructor_az.from_openai(azure_openai_client)
+    got: list[Item] = []
+    with pytest.raises(IncompleteOutputException):
+        for item in client.chat.completions.create_iterable(model="gpt-4o", response_model=Item, messages=MESSAGES):
+            got.append(item)
+    assert got == [Item(**ITEMS[0])]
+    assert len(azure_emulator.requests) == 1
+
+
+def test_leaving_early_closes_the_stream_and_sends_nothing_more(
+    azure_emulator: Emulator, azure_openai_client: Any
+) -> None:
+    azure_emulator.scripted.push(wrapped(ITEMS), wrapped(ITEMS))
+    client = instructor_az.from_openai(azure_openai_client)
+    stream = client.chat.completions.create_iterable(model="gpt-4o", response_model=Item, messages=MESSAGES)
+    first = next(iter(stream))
+    assert first == Item(**ITEMS[0])
+    stream.close()  # type: ignore[attr-defined]
+    assert len(azure_emulator.requests) == 1
+    assert azure_emulator.scripted.pending == 1  # the second answer was never asked for
