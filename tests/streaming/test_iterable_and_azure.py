@@ -204,3 +204,69 @@ def test_leaving_early_closes_the_stream_and_sends_nothing_more(
     stream.close()  # type: ignore[attr-defined]
     assert len(azure_emulator.requests) == 1
     assert azure_emulator.scripted.pending == 1  # the second answer was never asked for
+
+
+# --- partials in every mode, sync and async ---------------------------------------------------------
+
+
+class Order(BaseModel):
+    customer: str
+    items: list[Item]
+    note: str
+
+
+ORDER = {"customer": "Ada Lovelace", "items": ITEMS, "note": "deliver after six, ring twice"}
+
+
+def order_answer(mode: Mode) -> Any:
+    text = json.dumps(ORDER)
+    if mode.is_tools:
+        return Reply(tool_calls=[ToolCall("Order", text)])
+    return f"```json\n{text}\n```" if mode is Mode.MD_JSON else text
+
+
+def check_partials(snapshots: list[tuple[dict[str, Any], frozenset[str]]], final: Any) -> None:
+    assert len(snapshots) > 10  # it filled in as chunks arrived
+    assert snapshots[0][0]["note"] is None
+    lengths = [len(s["items"] or []) for s, _ in snapshots]
+    assert lengths == sorted(lengths)  # the list only grows
+    done: frozenset[str] = frozenset()
+    for snapshot, complete in snapshots:
+        assert done <= complete  # completeness never goes back
+        done = complete
+        if "customer" not in complete and snapshot["customer"] is not None:
+            assert ORDER["customer"].startswith(snapshot["customer"])  # a growing prefix
+    assert "customer" in snapshots[len(snapshots) // 2][1]  # complete long before the end
+    assert isinstance(final, Order)
+    assert final.model_dump() == ORDER
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_partial_in_every_mode(azure_emulator: Emulator, azure_openai_client: Any, mode: Mode) -> None:
+    azure_emulator.scripted.push(order_answer(mode))
+    client = instructor_az.from_openai(azure_openai_client, mode=mode)
+    snapshots = []
+    final: Any = None
+    for partial in client.chat.completions.create_partial(model="gpt-4o", response_model=Order, messages=MESSAGES):
+        # the last yield is the validated Order itself: every field complete
+        snapshots.append((partial.model_dump(), frozenset(getattr(partial, "completed_fields", Order.model_fields))))
+        final = partial
+    check_partials(snapshots, final)
+    assert azure_emulator.last_request.body["stream"] is True
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_async_partial_in_every_mode(
+    azure_emulator: Emulator, async_azure_openai_client: Any, mode: Mode
+) -> None:
+    azure_emulator.scripted.push(order_answer(mode))
+    client = instructor_az.from_openai(async_azure_openai_client, mode=mode)
+    snapshots = []
+    final: Any = None
+    async for partial in client.chat.completions.create_partial(
+        model="gpt-4o", response_model=Order, messages=MESSAGES
+    ):
+        # the last yield is the validated Order itself: every field complete
+        snapshots.append((partial.model_dump(), frozenset(getattr(partial, "completed_fields", Order.model_fields))))
+        final = partial
+    check_partials(snapshots, final)
