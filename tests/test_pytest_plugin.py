@@ -84,3 +84,31 @@ def test_plugin_fixtures_work_under_strict_asyncio_mode(pytester: pytest.Pyteste
     pytester.makepyfile(test_user_code=USER_TESTS)
     result = pytester.runpytest("-q", "-p", "no:cacheprovider", "-o", "asyncio_mode=strict", *INI)
     result.assert_outcomes(passed=5)
+
+
+LOCAL_USER_TEST = """
+import instructor_az
+from pydantic import BaseModel
+
+
+class User(BaseModel):
+    name: str
+    age: int
+
+
+def test_extracts_with_the_real_local_model(local_azure_emulator, local_azure_openai_client):
+    client = instructor_az.from_openai(local_azure_openai_client)
+    user = client.chat.completions.create(
+        model="gpt-4o", response_model=User, messages=[{"role": "user", "content": "John is 30 years old"}]
+    )
+    assert user == User(name="John", age=30)
+    assert local_azure_emulator.last_request.body["tool_choice"]["function"]["name"] == "User"
+"""
+
+
+@pytest.mark.local_model
+def test_local_model_fixtures_in_a_users_test_file(pytester: pytest.Pytester) -> None:
+    pytest.importorskip("llama_cpp")
+    pytester.makepyfile(test_user_local=LOCAL_USER_TEST)
+    result = pytester.runpytest("-q", "-p", "no:cacheprovider", *INI)
+    result.assert_outcomes(passed=1)

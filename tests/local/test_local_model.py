@@ -38,12 +38,10 @@ class User(BaseModel):
     age: int
 
 
-@pytest.fixture(scope="session")
-def local_backend() -> LocalBackend:
-    """One model for the whole session (loading it takes about a second)."""
-    backend = LocalBackend()
-    backend.load()
-    return backend
+@pytest.fixture
+def local_backend(local_model_backend: LocalBackend) -> LocalBackend:
+    """The plugin's session-wide model (instructor_az.testing), loaded once."""
+    return local_model_backend
 
 
 @pytest.fixture
