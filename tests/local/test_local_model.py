@@ -428,3 +428,23 @@ def test_close_frees_the_model_and_it_reloads_on_next_use() -> None:
     finally:
         backend.close()
         emulator.close()
+
+
+async def test_concurrent_async_streams_are_queued_and_all_complete(
+    async_azure: AsyncAzureOpenAI, emulator: Emulator
+) -> None:
+    import asyncio
+
+    client = instructor_az.from_openai(async_azure)
+
+    async def stream_one() -> dict[str, Any]:
+        last: dict[str, Any] = {}
+        async for partial in client.chat.completions.create_partial(
+            model="gpt-4o", response_model=User, messages=JOHN
+        ):
+            last = partial.model_dump()
+        return last
+
+    results = await asyncio.wait_for(asyncio.gather(stream_one(), stream_one(), stream_one()), timeout=120)
+    assert results == [{"name": "John", "age": 30}] * 3
+    assert len(emulator.requests) == 3
