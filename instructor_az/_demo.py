@@ -16,9 +16,9 @@ from pydantic import BaseModel, Field, field_validator
 SAMPLES = (
     "Meet John, who is 30 years old and lives in Seattle.",
     "Our new engineer Maria turned 41 this spring; she moved here from Madrid.",
+    "lena (age 7) won the spelling bee in berlin.",
     "Captain Ahab, of Nantucket, aged fifty, hunts whales.",
     "Paolo, a 1000-year-old vampire from Venice.",
-    "omar is twenty-five and works in cairo.",
 )
 
 
@@ -33,7 +33,8 @@ class Person(BaseModel):
     @classmethod
     def capitalized(cls, value: str) -> str:
         if not value[:1].isupper():
-            raise ValueError("must start with a capital letter")
+            # a helpful error names the fix: the re-ask shows it to the model
+            raise ValueError(f"must start with a capital letter: write {value.title()!r}")
         return value
 
 

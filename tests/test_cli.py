@@ -38,6 +38,9 @@ def test_demo_defaults_to_the_local_model_and_shows_its_reasks() -> None:
     assert "Person(name='John', age=30, city='Seattle')" in out
     # a real model's mistakes, caught by the validators and re-asked
     assert "rejected, re-asked: age: Input should be less than or equal to 130" in out
+    # a re-ask the real model acted on: the validator's error named the fix
+    assert "must start with a capital letter: write 'Lena' (got 'lena')" in out
+    assert "Person(name='Lena', age=7, city='Berlin')" in out
     reasks = int(out.split("re-asks: ")[1].split()[0])
     assert reasks >= 1
     assert f"usage: {5 + reasks} requests" in out  # one request per sample, one more per re-ask
