@@ -11,17 +11,18 @@ tenacity `Retrying` / `AsyncRetrying` decide whether and when to go again.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import copy
 import inspect
 import time
-from collections.abc import AsyncIterator, Callable, Generator, Iterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterator, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
 from openai import BadRequestError
 from pydantic import ValidationError
-from tenacity import AsyncRetrying, RetryCallState, Retrying, stop_after_attempt
+from tenacity import AsyncRetrying, RetryAction, RetryCallState, Retrying, stop_after_attempt
 
 from ._errors import (
     Attempt,
@@ -341,7 +342,8 @@ def _call(
     """Attempts under the user's tenacity policy; re-asks on validation errors only."""
     retry_state = RetryCallState(policy, None, (), {})
     while True:
-        yield _Invoke(policy.before, retry_state)
+        if policy.before is not None:
+            yield _Invoke(policy.before, retry_state)
         try:
             return (yield from attempt())
         except _Final as final:
@@ -350,19 +352,37 @@ def _call(
             retry_state.set_exception((type(exc), exc, exc.__traceback__))
             if not (yield _Invoke(policy.retry, retry_state)):
                 raise state.exhausted(exc) from exc
-            yield _Invoke(policy.after, retry_state)
+            if policy.after is not None:
+                yield _Invoke(policy.after, retry_state)
+            # tenacity's order: the wait is known before `stop` runs (stop_before_delay reads it), and
+            # `next_action` is set before `before_sleep` (before_sleep_log reads it).
+            seconds = float((yield _Invoke(policy.wait, retry_state)) or 0)
+            retry_state.upcoming_sleep = seconds
             if (yield _Invoke(policy.stop, retry_state)):
                 if policy.retry_error_callback is not None:
                     return (yield _Invoke(policy.retry_error_callback, retry_state))
                 raise state.exhausted(exc) from exc
-            seconds = float((yield _Invoke(policy.wait, retry_state)) or 0)
-            retry_state.upcoming_sleep = seconds
+            retry_state.next_action = RetryAction(seconds)
             retry_state.idle_for += seconds
             if policy.before_sleep is not None:
                 yield _Invoke(policy.before_sleep, retry_state)
             if seconds > 0:
                 yield _Sleep(seconds)
             retry_state.prepare_for_next_attempt()
+
+
+def _wait_for(awaitable: Awaitable[Any]) -> Any:
+    """The result of an awaitable, from sync code (on a worker thread when a loop already runs here)."""
+
+    async def wrapped() -> Any:
+        return await awaitable
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(wrapped())
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, wrapped()).result()
 
 
 def _drive_sync(protocol: Generator[_Op, Any, Any], create: Callable[..., Any]) -> Iterator[Any]:
@@ -389,6 +409,8 @@ def _drive_sync(protocol: Generator[_Op, Any, Any], create: Callable[..., Any]) 
                         streams.append(result)
                 elif isinstance(op, _Invoke):
                     result = op.fn(op.retry_state)
+                    if inspect.isawaitable(result):  # an AsyncRetrying's async callback, in a sync call
+                        result = _wait_for(result)
                 elif isinstance(op, _Close):
                     op.stream.close()
                     streams.remove(op.stream)

@@ -1,20 +1,23 @@
-"""The re-ask loop: invalid answers are sent back with their errors, per mode, until valid or out of attempts."""
+"""The re-ask loop: an invalid answer goes back to the model with its errors, phrased per mode, until an
+answer validates or the attempts run out (then `InstructorRetryException` tells the whole story)."""
 
 from __future__ import annotations
 
 import json
-import time
+from collections.abc import Iterable
 from typing import Any
 
 import pytest
-from pydantic import BaseModel, Field, ValidationInfo, field_validator
-from tenacity import AsyncRetrying, Retrying, stop_after_attempt, wait_fixed
+from pydantic import BaseModel, Field, ValidationError
+from validation_kit import Wire, collect, resolve
 
-import instructor_az
-from instructor_az import InstructorRetryException, Mode
+from instructor_az import InstructorRetryException, Mode, ResponseParseError, Usage
 from instructor_az.emulator import Emulator, Reply, ToolCall
 
 MESSAGES = [{"role": "user", "content": "John is 30 years old"}]
+BAD = {"name": "John", "age": 300}
+GOOD = {"name": "John", "age": 30}
+ALL_MODES = [Mode.TOOLS, Mode.TOOLS_STRICT, Mode.PARALLEL_TOOLS, Mode.JSON, Mode.JSON_SCHEMA, Mode.MD_JSON]
 
 
 class User(BaseModel):
@@ -22,169 +25,242 @@ class User(BaseModel):
     age: int = Field(ge=0, le=130)
 
 
-BAD = {"name": "John", "age": 300}
-GOOD = {"name": "John", "age": 30}
+def response_model(mode: Mode) -> Any:
+    return Iterable[User] if mode is Mode.PARALLEL_TOOLS else User
 
 
-def answer(mode: Mode, value: dict[str, Any]) -> Any:
-    """The reply a deployment gives in `mode`."""
+def expected(mode: Mode, value: dict[str, Any]) -> Any:
+    return [User(**value)] if mode is Mode.PARALLEL_TOOLS else User(**value)
+
+
+def answer(mode: Mode, value: Any) -> Any:
+    """What a deployment answers in `mode`: a tool call, JSON content, or JSON in a fenced block."""
     if mode.is_tools:
         return Reply(tool_calls=[ToolCall("User", value)])
     text = json.dumps(value)
-    return f"```json\n{text}\n```" if mode is Mode.MD_JSON else text
+    return f"Here is the user:\n```json\n{text}\n```\n" if mode is Mode.MD_JSON else text
 
 
-MODES = [Mode.TOOLS, Mode.TOOLS_STRICT, Mode.JSON, Mode.JSON_SCHEMA, Mode.MD_JSON]
-
-
-def check_reask_messages(mode: Mode, messages: list[dict[str, Any]]) -> None:
-    """The second request: the original messages, the first answer, then the errors."""
-    assert messages[: len(MESSAGES)] == MESSAGES or messages[1 : 1 + len(MESSAGES)] == MESSAGES
-    assistant, errors = messages[-2], messages[-1]
+def check_reask(mode: Mode, wire: Wire, emulator: Emulator) -> None:
+    """The second request is the first one plus the model's first answer and its errors, per mode."""
+    first, second = (r.body["messages"] for r in emulator.requests)
+    assert second[: len(first)] == first  # the conversation (and any schema instruction) is kept
+    assert len(second) == len(first) + 2
+    assistant, errors = second[-2:]
+    first_answer = wire.completions[0]["choices"][0]["message"]
     assert assistant["role"] == "assistant"
     if mode.is_tools:
-        call = assistant["tool_calls"][0]
-        assert json.loads(call["function"]["arguments"]) == BAD
+        (sent_call,) = first_answer["tool_calls"]
+        assert assistant["tool_calls"] == [
+            {"id": sent_call["id"], "type": "function", "function": sent_call["function"]}
+        ]
+        assert json.loads(assistant["tool_calls"][0]["function"]["arguments"]) == BAD
         assert errors["role"] == "tool"
-        assert errors["tool_call_id"] == call["id"]
+        assert errors["tool_call_id"] == sent_call["id"]
+        assert "Recall the function `User`" in errors["content"]
     else:
-        assert "300" in assistant["content"]
+        assert "tool_calls" not in assistant
+        assert assistant["content"] == first_answer["content"]  # the answer exactly as the model gave it
         assert errors["role"] == "user"
-    assert "less than or equal to 130" in errors["content"]
-    assert "age" in errors["content"]
+        assert "answer again with only the corrected JSON" in errors["content"]
+        assert ("```json" in errors["content"]) is (mode is Mode.MD_JSON)
+    assert "age: Input should be less than or equal to 130 (got 300)" in errors["content"]
+    assert [r.status for r in emulator.requests] == [200, 200]  # Azure accepts the re-ask as phrased
 
 
-@pytest.mark.parametrize("mode", MODES)
-def test_invalid_then_valid_succeeds_in_two_calls(
-    azure_emulator: Emulator, azure_openai_client: Any, mode: Mode
+# --- one invalid answer, then a valid one --------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", ALL_MODES)
+async def test_invalid_then_valid_succeeds_in_two_calls(
+    make: Any, azure_emulator: Emulator, wire: Wire, mode: Mode
 ) -> None:
     azure_emulator.scripted.push(answer(mode, BAD), answer(mode, GOOD))
-    client = instructor_az.from_openai(azure_openai_client, mode=mode)
-    user = client.chat.completions.create(model="gpt-4o", response_model=User, messages=MESSAGES)
-    assert user == User(**GOOD)
+    client = make(mode)
+    value = await resolve(
+        client.chat.completions.create(model="gpt-4o", response_model=response_model(mode), messages=MESSAGES)
+    )
+    assert value == expected(mode, GOOD)
     assert len(azure_emulator.requests) == 2
-    check_reask_messages(mode, azure_emulator.requests[1].body["messages"])
+    check_reask(mode, wire, azure_emulator)
 
 
-@pytest.mark.parametrize("mode", MODES)
-async def test_async_invalid_then_valid_succeeds_in_two_calls(
-    azure_emulator: Emulator, async_azure_openai_client: Any, mode: Mode
+async def test_parallel_tools_reask_answers_every_call(
+    make: Any, azure_emulator: Emulator, wire: Wire
+) -> None:
+    """Azure rejects an assistant turn whose tool calls are not all answered: each gets a tool message."""
+    first = Reply(tool_calls=[ToolCall("User", {"name": "Ann", "age": 41}), ToolCall("User", BAD)])
+    second = Reply(tool_calls=[ToolCall("User", {"name": "Ann", "age": 41}), ToolCall("User", GOOD)])
+    azure_emulator.scripted.push(first, second)
+    users = await resolve(
+        make(Mode.PARALLEL_TOOLS).chat.completions.create(
+            model="gpt-4o", response_model=Iterable[User], messages=MESSAGES
+        )
+    )
+    assert users == [User(name="Ann", age=41), User(**GOOD)]
+    reask = azure_emulator.requests[1].body["messages"]
+    sent_ids = [c["id"] for c in wire.completions[0]["choices"][0]["message"]["tool_calls"]]
+    assert [c["id"] for c in reask[-3]["tool_calls"]] == sent_ids
+    assert [m["role"] for m in reask[-2:]] == ["tool", "tool"]
+    assert [m["tool_call_id"] for m in reask[-2:]] == sent_ids
+    assert any("(got 300)" in m["content"] for m in reask[-2:])
+    assert azure_emulator.requests[1].status == 200
+
+
+async def test_answer_that_is_not_json_is_reasked_with_the_parse_error(
+    make: Any, azure_emulator: Emulator
+) -> None:
+    azure_emulator.scripted.push("Sorry, I cannot format that.", json.dumps(GOOD))
+    user = await resolve(
+        make(Mode.JSON).chat.completions.create(model="gpt-4o", response_model=User, messages=MESSAGES)
+    )
+    assert user == User(**GOOD)
+    assistant, errors = azure_emulator.requests[1].body["messages"][-2:]
+    assert assistant == {"role": "assistant", "content": "Sorry, I cannot format that."}
+    assert errors["role"] == "user"
+    assert "JSON" in errors["content"]
+
+
+async def test_tool_mode_answer_without_a_tool_call_is_reasked(make: Any, azure_emulator: Emulator) -> None:
+    azure_emulator.scripted.push(Reply(content="I think his name is John."), answer(Mode.TOOLS, GOOD))
+    user = await resolve(
+        make(Mode.TOOLS).chat.completions.create(model="gpt-4o", response_model=User, messages=MESSAGES)
+    )
+    assert user == User(**GOOD)
+    assistant, errors = azure_emulator.requests[1].body["messages"][-2:]
+    assert assistant == {"role": "assistant", "content": "I think his name is John."}
+    assert errors["role"] == "user"  # there is no tool call to answer with a tool message
+    assert "call the function `User`" in errors["content"]
+
+
+@pytest.mark.parametrize("mode", [Mode.TOOLS, Mode.JSON, Mode.MD_JSON])
+async def test_streamed_partial_is_reasked_the_same_way(
+    make: Any, azure_emulator: Emulator, mode: Mode
 ) -> None:
     azure_emulator.scripted.push(answer(mode, BAD), answer(mode, GOOD))
-    client = instructor_az.from_openai(async_azure_openai_client, mode=mode)
-    user = await client.chat.completions.create(model="gpt-4o", response_model=User, messages=MESSAGES)
-    assert user == User(**GOOD)
-    check_reask_messages(mode, azure_emulator.requests[1].body["messages"])
-
-
-def test_streamed_partial_is_reasked_the_same_way(azure_emulator: Emulator, azure_openai_client: Any) -> None:
-    azure_emulator.scripted.push(answer(Mode.TOOLS, BAD), answer(Mode.TOOLS, GOOD))
-    client = instructor_az.from_openai(azure_openai_client)
-    *_, last = client.chat.completions.create_partial(model="gpt-4o", response_model=User, messages=MESSAGES)
-    assert last.model_dump() == GOOD
+    client = make(mode)
+    items = await collect(
+        client.chat.completions.create_partial(model="gpt-4o", response_model=User, messages=MESSAGES)
+    )
+    assert items[-1] == User(**GOOD)
     assert len(azure_emulator.requests) == 2
-    check_reask_messages(Mode.TOOLS, azure_emulator.requests[1].body["messages"])
+    assert all(r.body["stream"] is True for r in azure_emulator.requests)
+    first, second = (r.body["messages"] for r in azure_emulator.requests)
+    assert second[: len(first)] == first
+    assistant, errors = second[len(first) :]
+    assert errors["role"] == ("tool" if mode.is_tools else "user")
+    assert "less than or equal to 130 (got 300)" in errors["content"]
+    if mode.is_tools:
+        assert json.loads(assistant["tool_calls"][0]["function"]["arguments"]) == BAD
+        assert errors["tool_call_id"] == assistant["tool_calls"][0]["id"]
+    else:
+        assert '"age": 300' in assistant["content"]
 
 
-@pytest.mark.parametrize("n", [1, 3])
-def test_n_invalid_answers_raise_retry_exception_with_summed_usage(
-    azure_emulator: Emulator, azure_openai_client: Any, n: int
+# --- every attempt invalid -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("n", [1, 2, 3])
+async def test_n_invalid_answers_raise_retry_exception(
+    make: Any, azure_emulator: Emulator, wire: Wire, n: int
 ) -> None:
     azure_emulator.scripted.push(*[answer(Mode.TOOLS, {"name": "John", "age": 300 + i}) for i in range(n)])
-    client = instructor_az.from_openai(azure_openai_client)
-    responses: list[Any] = []
-    client.on("completion:response", responses.append)
+    azure_emulator.scripted.push(answer(Mode.TOOLS, GOOD))  # there, but never asked for
+    client = make(Mode.TOOLS)
     with pytest.raises(InstructorRetryException) as caught:
-        client.chat.completions.create(model="gpt-4o", response_model=User, messages=MESSAGES, max_retries=n)
+        await resolve(
+            client.chat.completions.create(
+                model="gpt-4o", response_model=User, messages=MESSAGES, max_retries=n
+            )
+        )
     exc = caught.value
-    assert exc.n_attempts == n == len(exc.attempts) == len(azure_emulator.requests)
-    assert [a.completion for a in exc.attempts] == responses
-    assert all("less than or equal to 130" in str(a.exception) for a in exc.attempts)
-    assert exc.total_usage.total_tokens == sum(r.usage.total_tokens for r in responses)
-    assert exc.total_usage.prompt_tokens == sum(r.usage.prompt_tokens for r in responses)
-    # the message lists each attempt's errors briefly
-    for i in range(n):
-        assert f"attempt {i + 1}" in str(exc)
-    # the final messages end with the last re-ask when there was one
+    assert len(azure_emulator.requests) == n
+    assert azure_emulator.scripted.pending == 1
+    assert exc.n_attempts == n == len(exc.attempts)
+    # each attempt: its number, the completion the emulator sent, the exception, the tokens it cost
+    assert [a.number for a in exc.attempts] == list(range(1, n + 1))
+    assert [a.completion.id for a in exc.attempts] == [b["id"] for b in wire.completions]
+    assert [a.usage for a in exc.attempts] == wire.usages()
+    for i, attempt in enumerate(exc.attempts):
+        assert isinstance(attempt.exception, ValidationError)
+        assert attempt.exception.errors()[0]["input"] == 300 + i
+    assert exc.last_completion is exc.attempts[-1].completion
+    assert exc.last_exception is exc.attempts[-1].exception
+    # usage summed over every attempt, as the emulator reported it
+    assert exc.total_usage == wire.total()
+    assert exc.total_usage.total_tokens == sum(b["usage"]["total_tokens"] for b in wire.completions) > 0
+    assert exc.total_usage_tokens == exc.total_usage.total_tokens
+    # the message lists each attempt's errors
+    lines = str(exc).splitlines()
+    assert lines[0] == (
+        f"{n} attempt{'s' if n > 1 else ''} to get a valid User failed ({exc.total_usage.total_tokens} tokens used):"
+    )
+    assert lines[1:] == [
+        f"  attempt {i}: age: Input should be less than or equal to 130" for i in range(1, n + 1)
+    ]
+    # the final messages: the conversation as last sent, then the last answer and its errors
+    last_sent = azure_emulator.last_request.body["messages"]
+    assert exc.messages[: len(last_sent)] == last_sent
     assert exc.messages[0] == MESSAGES[0]
-    if n > 1:
-        assert exc.messages[-1]["role"] == "tool"
+    assert len(exc.messages) == len(MESSAGES) + 2 * n
+    assistant, tool = exc.messages[-2:]
+    assert json.loads(assistant["tool_calls"][0]["function"]["arguments"]) == {
+        "name": "John",
+        "age": 300 + n - 1,
+    }
+    assert tool["role"] == "tool"
+    assert f"(got {300 + n - 1})" in tool["content"]
 
 
-def test_create_with_completion_sums_usage_over_attempts(
-    azure_emulator: Emulator, azure_openai_client: Any
+@pytest.mark.parametrize("mode", [Mode.JSON, Mode.MD_JSON])
+async def test_retry_exception_in_json_modes_lists_parse_errors(
+    make: Any, azure_emulator: Emulator, wire: Wire, mode: Mode
 ) -> None:
-    azure_emulator.scripted.push(answer(Mode.TOOLS, BAD), answer(Mode.TOOLS, GOOD))
-    client = instructor_az.from_openai(azure_openai_client)
-    responses: list[Any] = []
-    client.on("completion:response", lambda r: responses.append(r.usage.model_copy()))
-    user, completion = client.chat.completions.create_with_completion(
-        model="gpt-4o", response_model=User, messages=MESSAGES
-    )
-    assert user == User(**GOOD)
-    assert len(responses) == 2
-    assert completion.usage.total_tokens == sum(u.total_tokens for u in responses)
-    assert completion.usage.completion_tokens == sum(u.completion_tokens for u in responses)
-
-
-def test_tenacity_policy_is_honoured(azure_emulator: Emulator, azure_openai_client: Any) -> None:
-    azure_emulator.scripted.push(*[answer(Mode.TOOLS, BAD)] * 3)
-    before: list[int] = []
-    after: list[int] = []
-    policy = Retrying(
-        stop=stop_after_attempt(2),
-        wait=wait_fixed(0.05),
-        before=lambda state: before.append(state.attempt_number),
-        after=lambda state: after.append(state.attempt_number),
-    )
-    client = instructor_az.from_openai(azure_openai_client)
-    started = time.perf_counter()
+    azure_emulator.scripted.push("no JSON here", answer(mode, BAD))
     with pytest.raises(InstructorRetryException) as caught:
-        client.chat.completions.create(model="gpt-4o", response_model=User, messages=MESSAGES, max_retries=policy)
-    assert time.perf_counter() - started >= 0.05  # one wait between the two attempts
-    assert caught.value.n_attempts == 2
-    assert len(azure_emulator.requests) == 2
-    assert azure_emulator.scripted.pending == 1  # stop_after_attempt(2): the third answer was never asked for
-    assert before == [1, 2]
-    assert after == [1, 2]  # tenacity calls `after` for each failed attempt, the last included
+        await resolve(
+            make(mode).chat.completions.create(
+                model="gpt-4o", response_model=User, messages=MESSAGES, max_retries=2
+            )
+        )
+    exc = caught.value
+    first, second = exc.attempts
+    assert isinstance(first.exception, (ResponseParseError, ValidationError))
+    assert isinstance(second.exception, ValidationError)
+    assert "attempt 1: " in str(exc)
+    assert "attempt 2: age: Input should be less than or equal to 130" in str(exc)
+    assert exc.total_usage == wire.total()
+    assert exc.messages[-1]["role"] == "user"
+    assert exc.messages[-2] == {
+        "role": "assistant",
+        "content": wire.completions[1]["choices"][0]["message"]["content"],
+    }
 
 
-async def test_async_tenacity_policy_is_honoured(azure_emulator: Emulator, async_azure_openai_client: Any) -> None:
+async def test_create_with_completion_reports_usage_of_every_attempt(
+    make: Any, azure_emulator: Emulator, wire: Wire
+) -> None:
     azure_emulator.scripted.push(answer(Mode.TOOLS, BAD), answer(Mode.TOOLS, BAD), answer(Mode.TOOLS, GOOD))
-    client = instructor_az.from_openai(async_azure_openai_client)
-    started = time.perf_counter()
-    user = await client.chat.completions.create(
-        model="gpt-4o",
-        response_model=User,
-        messages=MESSAGES,
-        max_retries=AsyncRetrying(stop=stop_after_attempt(3), wait=wait_fixed(0.03)),
+    user, completion = await resolve(
+        make(Mode.TOOLS).chat.completions.create_with_completion(
+            model="gpt-4o", response_model=User, messages=MESSAGES
+        )
     )
     assert user == User(**GOOD)
-    assert time.perf_counter() - started >= 0.06  # two waits
-    assert len(azure_emulator.requests) == 3
+    assert len(wire.completions) == 3
+    assert completion.id == wire.completions[-1]["id"]  # the completion the value came from
+    total = wire.total()
+    assert Usage.of(completion) == total
+    assert completion.usage.total_tokens > wire.usages()[-1].total_tokens  # more than the last answer alone
 
 
-class Quote(BaseModel):
-    text: str
-
-    @field_validator("text")
-    @classmethod
-    def in_source(cls, value: str, info: ValidationInfo) -> str:
-        source = (info.context or {}).get("source", "")
-        if value not in source:
-            raise ValueError(f"the quote {value!r} is not in the source document")
-        return value
-
-
-@pytest.mark.parametrize("keyword", ["context", "validation_context"])
-def test_context_reaches_validators(azure_emulator: Emulator, azure_openai_client: Any, keyword: str) -> None:
-    azure_emulator.scripted.push({"text": "invented words"}, {"text": "the quick fox"})
-    client = instructor_az.from_openai(azure_openai_client)
-    quote = client.chat.completions.create(
-        model="gpt-4o",
-        response_model=Quote,
-        messages=MESSAGES,
-        **{keyword: {"source": "the quick fox jumps"}},
+async def test_create_with_completion_without_reask_keeps_the_usage_sent(
+    make: Any, azure_emulator: Emulator, wire: Wire
+) -> None:
+    azure_emulator.scripted.push(answer(Mode.TOOLS, GOOD))
+    _, completion = await resolve(
+        make(Mode.TOOLS).chat.completions.create_with_completion(
+            model="gpt-4o", response_model=User, messages=MESSAGES
+        )
     )
-    assert quote.text == "the quick fox"
-    assert "is not in the source document" in json.dumps(azure_emulator.requests[1].body["messages"])
+    assert Usage.of(completion) == wire.usages()[0]
