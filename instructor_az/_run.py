@@ -164,8 +164,8 @@ class Attempts:
             exc.usage = self.usage
             raise
         self.attempts.append(Attempt(number, completion, None, usage))
-        if number > 1:
-            _set_total_usage(completion, self.usage)
+        if number > 1:  # a copy: the completion hooks saw keeps the usage Azure reported for it
+            completion = self.last_completion = _with_total_usage(completion, self.usage)
         for callback in self.after_completion:
             try:
                 callback(completion, value)
@@ -218,17 +218,18 @@ class Attempts:
         )
 
 
-def _set_total_usage(completion: Any, total: Usage) -> None:
-    """Report the tokens of every attempt on the completion returned (re-asks cost tokens too)."""
+def _with_total_usage(completion: Any, total: Usage) -> Any:
+    """A copy of the completion returned, reporting the tokens of every attempt (re-asks cost tokens too)."""
     if getattr(completion, "usage", None) is None:
-        return
-    completion.usage = completion.usage.model_copy(
+        return completion
+    usage = completion.usage.model_copy(
         update={
             "prompt_tokens": total.prompt_tokens,
             "completion_tokens": total.completion_tokens,
             "total_tokens": total.total_tokens,
         }
     )
+    return completion.model_copy(update={"usage": usage})
 
 
 def _arguments(message: Any) -> str:

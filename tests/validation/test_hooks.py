@@ -437,3 +437,20 @@ async def test_a_raising_after_completion_is_logged_and_never_breaks_the_call(
     with caplog.at_level(logging.ERROR, logger="instructor_az"):
         assert await resolve(create(client)) == User(**GOOD)
     assert len(handler_failures(caplog)) == 1
+
+
+async def test_response_payloads_keep_the_usage_each_response_reported(
+    make: Any, azure_emulator: Emulator, wire: Wire
+) -> None:
+    """The completions hooks received are not changed afterwards: summing their usage counts each token once."""
+    azure_emulator.scripted.push(BAD, BAD, GOOD)
+    client = make()
+    responses: list[Any] = []
+    client.on("completion:response", responses.append)
+    _, completion = await resolve(
+        client.chat.completions.create_with_completion(model="gpt-4o", response_model=User, messages=MESSAGES)
+    )
+    assert [instructor_az.Usage.of(r) for r in responses] == wire.usages()
+    assert instructor_az.Usage.of(completion) == wire.total()  # the returned completion has the sum
+    assert completion.id == responses[-1].id
+    assert completion._request_id == responses[-1]._request_id
