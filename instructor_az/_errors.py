@@ -99,7 +99,8 @@ class InstructorRetryException(InstructorError):
     """Every attempt's answer failed validation.
 
     `attempts` holds each attempt's completion and exception, `total_usage` the tokens spent on all of
-    them, `messages` the conversation as last sent (with the re-asks), `last_completion` the last one.
+    them, `messages` the conversation as last sent followed by the last answer and its errors (what a
+    next attempt would send), `last_completion` the last one.
     """
 
     def __init__(
