@@ -172,9 +172,7 @@ async def test_stop_before_delay_sees_the_upcoming_wait(make: Any, azure_emulato
     azure_emulator.scripted.push(BAD, GOOD)
     started = time.perf_counter()
     with pytest.raises(InstructorRetryException) as caught:
-        await resolve(
-            create(make(), max_retries=Retrying(stop=stop_before_delay(0.5), wait=wait_fixed(1.0)))
-        )
+        await resolve(create(make(), max_retries=Retrying(stop=stop_before_delay(0.5), wait=wait_fixed(1.0))))
     assert caught.value.n_attempts == 1
     assert len(azure_emulator.requests) == 1
     assert time.perf_counter() - started < 1.0  # it did not sleep first
