@@ -126,6 +126,8 @@ class Attempts:
         self.attempts: list[Attempt] = []
         self.usage = Usage()
         self.last_completion: Any = None
+        #: items an iterable stream has yielded so far, by position (kept across re-asks)
+        self.yielded_items: list[Any] = []
 
     def next_request(self, **extra: Any) -> JSON:
         """The kwargs of the next request (with `extra`, e.g. `stream=True`), as hooks see them."""
@@ -310,6 +312,7 @@ def _stream(state: Attempts, kind: StreamKind) -> Generator[_Op, Any, Any]:
     except Exception as exc:
         raise _Final(state.request_failed(exc)) from exc
     consumer = StreamConsumer(state.plan, kind, state.context)
+    position = 0  # of this attempt's items
     try:
         while True:
             try:
@@ -324,6 +327,17 @@ def _stream(state: Attempts, kind: StreamKind) -> Generator[_Op, Any, Any]:
                 state.reject(consumer.completion(), exc)  # stop reading: the answer is already wrong
                 raise
             for item in found:
+                if kind == "iterable":
+                    # A re-asked answer usually repeats the items that passed before the rejected one:
+                    # an item equal to the one already yielded at its position is not yielded again.
+                    seen = state.yielded_items
+                    position += 1
+                    if position <= len(seen) and seen[position - 1] == item:
+                        continue
+                    if position <= len(seen):
+                        seen[position - 1] = item
+                    else:
+                        seen.append(item)
                 yield _Emit(item)
         value = state.receive(consumer.completion())
     except GeneratorExit:

@@ -270,3 +270,24 @@ async def test_async_partial_in_every_mode(
         snapshots.append((partial.model_dump(), frozenset(getattr(partial, "completed_fields", Order.model_fields))))
         final = partial
     check_partials(snapshots, final)
+
+
+def test_items_yielded_before_a_reask_are_not_yielded_again(
+    azure_emulator: Emulator, azure_openai_client: Any
+) -> None:
+    bad = [ITEMS[0], ITEMS[1], {"name": "Mug", "price": "six"}]  # the third item fails validation
+    fixed = [ITEMS[0], ITEMS[1], {"name": "Mug", "price": 6.0}, {"name": "Jug", "price": 9.0}]
+    azure_emulator.scripted.push(wrapped(bad), wrapped(fixed))
+    client = instructor_az.from_openai(azure_openai_client)
+    items = list(client.chat.completions.create_iterable(model="gpt-4o", response_model=Item, messages=MESSAGES))
+    assert items == [Item(**i) for i in fixed]  # Kettle and Teapot once each, though both answers had them
+    assert len(azure_emulator.requests) == 2
+
+
+def test_a_reasked_item_that_changed_is_yielded(azure_emulator: Emulator, azure_openai_client: Any) -> None:
+    bad = [ITEMS[0], {"name": "Mug", "price": "six"}]
+    fixed = [{"name": "Kettle", "price": 25.0}, {"name": "Mug", "price": 6.0}]
+    azure_emulator.scripted.push(wrapped(bad), wrapped(fixed))
+    client = instructor_az.from_openai(azure_openai_client)
+    items = list(client.chat.completions.create_iterable(model="gpt-4o", response_model=Item, messages=MESSAGES))
+    assert items == [Item(**ITEMS[0]), Item(name="Kettle", price=25.0), Item(name="Mug", price=6.0)]
