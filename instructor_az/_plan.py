@@ -128,6 +128,10 @@ class Plan:
                     wanted = [f for f in found if f[0] == self.name]
                     return wanted[:1] or found[:1]
                 return found
+            if self.mode is Mode.PARALLEL_TOOLS:  # text cannot say which tool it answers for
+                raise ResponseParseError(
+                    f"the model called none of the functions {self._offered()}", text=message.content
+                )
             if message.content:
                 # Some deployments answer in text despite tool_choice; accept JSON found there.
                 return [(self.name, _json_text(message.content))]
@@ -171,6 +175,16 @@ class Plan:
 
     # --- re-asking --------------------------------------------------------------------------------
 
+    def _offered(self) -> str:
+        """The functions the request offered, as a re-ask names them."""
+        names = list(self.tools) if self.mode is Mode.PARALLEL_TOOLS else [self.name]
+        return " or ".join(f"`{name}`" for name in names)
+
+    def _recall(self, called: str) -> str:
+        if self.mode is Mode.PARALLEL_TOOLS and called not in self.tools:
+            return f"`{called}` is not a function you can call; call {self._offered()} instead."
+        return f"Recall the function `{called}` with the errors fixed."
+
     def reask_messages(self, completion: Any, error: BaseException) -> list[JSON]:
         """The messages that show the model its last answer and what was wrong with it."""
         message = _message(completion)
@@ -193,15 +207,14 @@ class Plan:
                 {
                     "role": "tool",
                     "tool_call_id": c.id,
-                    "content": f"Validation Error found:\n{errors}\nRecall the function `{c.function.name}` "
-                    "with the errors fixed.",
+                    "content": f"Validation Error found:\n{errors}\n{self._recall(c.function.name)}",
                 }
                 for c in calls
             ]
             return [assistant, *replies]
         content = message.content or ""
         fix = (
-            f"call the function `{self.name}`"
+            f"call the function {self._offered()}"
             if self.mode.is_tools
             else "answer again with only the corrected JSON"
             + (" in a ```json block" if self.mode is Mode.MD_JSON else "")

@@ -264,3 +264,55 @@ async def test_create_with_completion_without_reask_keeps_the_usage_sent(
         )
     )
     assert Usage.of(completion) == wire.usages()[0]
+
+
+# --- parallel tools: re-asks name the tools that exist -------------------------------------------
+
+
+class Pet(BaseModel):
+    species: str
+
+
+async def test_parallel_tools_text_answer_is_reasked_naming_the_real_tools(
+    make: Any, azure_emulator: Emulator
+) -> None:
+    """No tool call at all: the re-ask asks for the tools that were offered, not the list's own name."""
+    azure_emulator.scripted.push(Reply(content="I could not find anyone."), answer(Mode.TOOLS, GOOD))
+    users = await resolve(
+        make(Mode.PARALLEL_TOOLS).chat.completions.create(
+            model="gpt-4o", response_model=Iterable[User], messages=MESSAGES
+        )
+    )
+    assert users == [User(**GOOD)]
+    offered = [t["function"]["name"] for t in azure_emulator.requests[0].body["tools"]]
+    assert offered == ["User"]
+    assistant, errors = azure_emulator.requests[1].body["messages"][-2:]
+    assert assistant == {"role": "assistant", "content": "I could not find anyone."}
+    assert errors["role"] == "user"
+    assert "`User`" in errors["content"]
+    assert "Iterable" not in errors["content"]  # no function of that name was ever offered
+    assert "not one of" not in errors["content"]  # it called nothing, let alone an unknown function
+    assert azure_emulator.requests[1].status == 200
+
+
+async def test_parallel_tools_unknown_tool_is_not_asked_for_again(
+    make: Any, azure_emulator: Emulator
+) -> None:
+    """A call to a function that was not offered: its tool message points at the offered ones instead."""
+    first = Reply(tool_calls=[ToolCall("User", GOOD), ToolCall("Person", {"name": "Ann"})])
+    azure_emulator.scripted.push(
+        first, Reply(tool_calls=[ToolCall("User", GOOD), ToolCall("Pet", {"species": "cat"})])
+    )
+    found = await resolve(
+        make(Mode.PARALLEL_TOOLS).chat.completions.create(
+            model="gpt-4o", response_model=Iterable[User | Pet], messages=MESSAGES
+        )
+    )
+    assert found == [User(**GOOD), Pet(species="cat")]
+    reask = azure_emulator.requests[1].body["messages"]
+    tool_messages = {m["tool_call_id"]: m["content"] for m in reask if m["role"] == "tool"}
+    person_id = next(c["id"] for c in reask[-3]["tool_calls"] if c["function"]["name"] == "Person")
+    assert "Recall the function `Person`" not in tool_messages[person_id]
+    assert "`User`" in tool_messages[person_id]
+    assert "`Pet`" in tool_messages[person_id]
+    assert azure_emulator.requests[1].status == 200
