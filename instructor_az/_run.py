@@ -209,9 +209,13 @@ class Attempts:
                 usage=self.usage,
             )
 
-    def exhausted(self, last: BaseException | None) -> InstructorRetryException:
+    def last_attempt(self, last: BaseException | None) -> None:
+        """No attempt is left (whether the call then raises or the policy supplies a value)."""
         if self.hooks:
             self.hooks.emit("completion:last_attempt", last)
+
+    def exhausted(self, last: BaseException | None) -> InstructorRetryException:
+        self.last_attempt(last)
         return InstructorRetryException(
             response_model_name=self.plan.target.display_name,
             attempts=self.attempts,
@@ -375,6 +379,7 @@ def _call(
             retry_state.upcoming_sleep = seconds
             if (yield _Invoke(policy.stop, retry_state)):
                 if policy.retry_error_callback is not None:
+                    state.last_attempt(exc)
                     return (yield _Invoke(policy.retry_error_callback, retry_state))
                 raise state.exhausted(exc) from exc
             retry_state.next_action = RetryAction(seconds)

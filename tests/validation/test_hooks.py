@@ -454,3 +454,21 @@ async def test_response_payloads_keep_the_usage_each_response_reported(
     assert instructor_az.Usage.of(completion) == wire.total()  # the returned completion has the sum
     assert completion.id == responses[-1].id
     assert completion._request_id == responses[-1]._request_id
+
+
+async def test_last_attempt_fires_when_retry_error_callback_supplies_the_value(
+    make: Any, azure_emulator: Emulator
+) -> None:
+    """Attempts ran out all the same: the hook sees the last exception before the fallback is returned."""
+    from tenacity import Retrying, stop_after_attempt
+
+    azure_emulator.scripted.push(BAD, {"name": "John", "age": 301})
+    client = make()
+    recorder = Recorder(client)
+    fallback = User(name="unknown", age=0)
+    policy = Retrying(stop=stop_after_attempt(2), retry_error_callback=lambda state: fallback)
+    assert await resolve(create(client, max_retries=policy)) is fallback
+    assert recorder.names == [*REASK_ORDER[:3], *REASK_ORDER[:3], "completion:last_attempt"]
+    (last,) = recorder.payloads("completion:last_attempt")
+    assert last is recorder.payloads("parse:error")[-1]
+    assert last.errors()[0]["input"] == 301
