@@ -341,3 +341,33 @@ async def test_dropped_connection_is_the_sdks_connection_error(make: Any, azure_
         await resolve(create(make(max_retries=0), max_retries=3))
     assert not isinstance(caught.value, InstructorError)
     assert len(azure_emulator.requests) == 1
+
+
+# --- timeouts: the SDK's, like any transport failure ----------------------------------------------
+
+
+async def test_timeout_surfaces_unchanged_after_one_attempt(make: Any, azure_emulator: Emulator) -> None:
+    azure_emulator.inject(Fault.latency(0.5), times=1)
+    azure_emulator.scripted.push(GOOD, GOOD)
+    client = make(max_retries=0, timeout=0.1)
+    events = Events(client)
+    started = time.perf_counter()
+    with pytest.raises(openai.APITimeoutError) as caught:
+        await resolve(create(client, max_retries=3))
+    assert time.perf_counter() - started < 0.45  # not waited out, not re-asked
+    assert type(caught.value) is openai.APITimeoutError
+    assert not isinstance(caught.value, InstructorError)
+    assert events.names == ["completion:kwargs", "completion:error"]
+    assert events.seen[1][1] is caught.value
+    assert azure_emulator.scripted.pending >= 1  # the re-ask budget was not spent on it
+
+
+async def test_timeout_is_retried_by_the_sdk_not_reasked(make: Any, azure_emulator: Emulator) -> None:
+    azure_emulator.inject(Fault.latency(0.5), times=1)
+    azure_emulator.scripted.push(GOOD)
+    client = make(max_retries=1, timeout=0.1)
+    events = Events(client)
+    user = await resolve(create(client, max_retries=1))
+    assert user == User(**GOOD)
+    assert events.names == ["completion:kwargs", "completion:response"]  # one attempt
+    assert azure_emulator.scripted.pending == 0
