@@ -281,3 +281,62 @@ def test_from_azure_clients_and_their_config_errors_hold_no_secret(
     with pytest.raises(ConfigurationError) as unknown:
         instructor_az.from_openai(client, api_key=KEY)  # type: ignore[call-overload]
     check_error(unknown.value)
+
+
+# --- credentials given to the client in other ways ------------------------------------------------
+
+BRIEF_KEY = "sk-SECRET-1234567890"
+
+
+@pytest.mark.parametrize("how", ["constructor", "with_options", "copy"])
+async def test_client_level_credentials_stay_out_of_payloads_errors_logs_and_reprs(
+    flavour: str, debug_logs: pytest.LogCaptureFixture, how: str
+) -> None:
+    """A key set on the client (in the constructor, `with_options`, `copy`) never reaches what users see."""
+    emulator = Emulator(backend="scripted", api_keys=[BRIEF_KEY])
+    kwargs: dict[str, Any] = {"azure_endpoint": DEFAULT_ENDPOINT, "api_version": LATEST_GA, "max_retries": 0}
+    kwargs["api_key"] = BRIEF_KEY if how == "constructor" else "placeholder"
+    if flavour == "sync":
+        raw: Any = AzureOpenAI(http_client=emulator.http_client(), **kwargs)
+    else:
+        raw = AsyncAzureOpenAI(http_client=emulator.async_http_client(), **kwargs)
+    client = instructor_az.from_openai(raw)
+    if how == "with_options":
+        client = client.with_options(api_key=BRIEF_KEY)
+    elif how == "copy":
+        client = client.copy(api_key=BRIEF_KEY)
+    seen: list[Any] = []
+    client.on("completion:kwargs", lambda **kw: seen.append(kw))
+    for name in ("completion:response", "completion:error", "completion:last_attempt", "parse:error"):
+        client.on(name, seen.append)
+
+    emulator.scripted.push(BAD, BAD)
+    with pytest.raises(InstructorRetryException) as exhausted:
+        await resolve(
+            client.chat.completions.create(
+                model="gpt-4o", response_model=User, messages=MESSAGES, max_retries=2
+            )
+        )
+    assert [r.status for r in emulator.requests] == [200, 200]  # the key was accepted: it was really sent
+    emulator.api_keys = ("another-key",)
+    with pytest.raises(openai.AuthenticationError) as refused:
+        await resolve(client.chat.completions.create(model="gpt-4o", response_model=User, messages=MESSAGES))
+
+    for exc in (exhausted.value, refused.value):
+        for text in (str(exc), repr(exc), "".join(traceback.format_exception(exc)), repr(vars(exc))):
+            assert BRIEF_KEY not in text
+            assert "1234567890" not in text
+    assert seen  # every hook fired at least once
+    assert BRIEF_KEY not in repr(seen)
+    assert BRIEF_KEY not in json.dumps(seen, default=repr)
+    formatter = logging.Formatter("%(name)s %(levelname)s %(message)s")
+    assert debug_logs.records
+    for record in debug_logs.records:
+        assert BRIEF_KEY not in formatter.format(record)
+        assert BRIEF_KEY not in repr(record.args)
+    assert BRIEF_KEY not in repr(client)
+    assert BRIEF_KEY not in repr(client.chat.completions)
+    closed = raw.close()
+    if inspect.isawaitable(closed):
+        await closed
+    emulator.close()
