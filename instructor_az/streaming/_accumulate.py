@@ -37,6 +37,7 @@ class StreamAccumulator:
         self.finish_reason: str | None = None
         self.content_filter_results: dict[str, Any] = {}
         self.usage: Any = None
+        self.prompt_filter_results: Any = None
         self.id = ""
         self.model = ""
         self.created = 0
@@ -47,6 +48,10 @@ class StreamAccumulator:
         if chunk.usage is not None:
             self.usage = chunk.usage
         if not chunk.choices:
+            # Azure's first chunk: the prompt's filter results, which a non-streamed completion carries too.
+            prompt_filters = (chunk.model_extra or {}).get("prompt_filter_results")
+            if prompt_filters is not None:
+                self.prompt_filter_results = prompt_filters
             return []
         if not self.id and chunk.id:
             self.id, self.model, self.created = chunk.id, chunk.model, chunk.created
@@ -55,25 +60,8 @@ class StreamAccumulator:
         for choice in chunk.choices:
             if choice.index != 0:
                 continue
-            delta = choice.delta
-            if delta.content:
-                self.content.append(delta.content)
-                out.append((-1, "", delta.content))
-            if delta.refusal:
-                self.refusal.append(delta.refusal)
-            for call in delta.tool_calls or ():
-                state = self.tool_calls.get(call.index)
-                if state is None:
-                    state = self.tool_calls[call.index] = _ToolCall(call.index)
-                if call.id:
-                    state.id = call.id
-                function = call.function
-                if function is not None:
-                    if function.name:
-                        state.name += function.name
-                    if function.arguments:
-                        state.pieces.append(function.arguments)
-                        out.append((call.index, state.name, function.arguments))
+            if choice.delta is not None:  # None in Azure's asynchronous-filter annotations
+                out.extend(self._add_delta(choice.delta))
             if choice.finish_reason is not None:
                 self.finish_reason = choice.finish_reason
             filters = (choice.model_extra or {}).get("content_filter_results")
@@ -83,6 +71,28 @@ class StreamAccumulator:
                     previous = self.content_filter_results.get(name)
                     if not (isinstance(previous, dict) and previous.get("filtered")):
                         self.content_filter_results[name] = result
+        return out
+
+    def _add_delta(self, delta: Any) -> list[tuple[int, str, str]]:
+        out: list[tuple[int, str, str]] = []
+        if delta.content:
+            self.content.append(delta.content)
+            out.append((-1, "", delta.content))
+        if delta.refusal:
+            self.refusal.append(delta.refusal)
+        for call in delta.tool_calls or ():
+            state = self.tool_calls.get(call.index)
+            if state is None:
+                state = self.tool_calls[call.index] = _ToolCall(call.index)
+            if call.id:
+                state.id = call.id
+            function = call.function
+            if function is not None:
+                if function.name:
+                    state.name += function.name
+                if function.arguments:
+                    state.pieces.append(function.arguments)
+                    out.append((call.index, state.name, function.arguments))
         return out
 
     def arguments(self, index: int) -> str:
@@ -115,6 +125,11 @@ class StreamAccumulator:
         usage = self.usage
         if usage is not None and not isinstance(usage, CompletionUsage):
             usage = CompletionUsage.model_validate(usage)
+        extra = (
+            {}
+            if self.prompt_filter_results is None
+            else {"prompt_filter_results": self.prompt_filter_results}
+        )
         return ChatCompletion.model_construct(
             id=self.id,
             choices=[choice],
@@ -123,4 +138,5 @@ class StreamAccumulator:
             object="chat.completion",
             system_fingerprint=self.system_fingerprint,
             usage=usage,
+            **extra,
         )
