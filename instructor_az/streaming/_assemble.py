@@ -10,6 +10,11 @@ Each value is validated once it is complete, never on a prefix: a completed fiel
 
 Work per event is constant (plus validating each completed value once), so a stream costs time
 linear in its length.
+
+`finished(value)` is the validated answer as a stream's last object: the same values, in the same
+partial classes, every field complete, so `is_complete` / `completed_fields` work on every object a
+partial stream yields. A partial object compares equal (`==`) to the plain model with the same
+values, and pickles as one (it unpickles as the partial class again).
 """
 
 from __future__ import annotations
@@ -39,7 +44,12 @@ M = TypeVar("M", bound=BaseModel)
 
 
 class PartialModel(BaseModel):
-    """Mixed into partial classes: which fields of this object are complete (final)."""
+    """Mixed into partial classes: which fields of this object are complete (final).
+
+    Every object a partial stream yields is one: the partial being filled in, and the last one, the
+    validated answer, whose fields are all complete. A partial class is a subclass of the model it
+    streams (`isinstance(partial, Model)`), and a partial equals (`==`) a `Model` with the same values.
+    """
 
     _complete: set[str] = PrivateAttr(default_factory=set)
     partial_of: ClassVar[type[BaseModel]]
@@ -50,7 +60,40 @@ class PartialModel(BaseModel):
 
     @property
     def completed_fields(self) -> frozenset[str]:
+        """The fields that have their final, validated value."""
         return frozenset(self._complete)
+
+    def __eq__(self, other: object) -> bool:
+        # As the model it streams: `_complete` and the partial class itself are not part of the value.
+        if not isinstance(other, BaseModel):
+            return NotImplemented
+        return bool(_as_model(self) == _as_model(other))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # The partial class is made at run time, so pickle names the model and rebuilds the class.
+        return (_unpickle_partial, (self.partial_of, self.__getstate__()))
+
+
+def _as_model(value: BaseModel) -> BaseModel:
+    """`value` as an instance of the model it is a partial of (sharing its state), for comparing."""
+    if not isinstance(value, PartialModel):
+        return value
+    model = value.partial_of
+    plain = model.__new__(model)
+    private = value.__pydantic_private__ or {}
+    kept = {k: v for k, v in private.items() if k in model.__private_attributes__}
+    object.__setattr__(plain, "__dict__", value.__dict__)
+    object.__setattr__(plain, "__pydantic_extra__", value.__pydantic_extra__)
+    object.__setattr__(plain, "__pydantic_fields_set__", value.__pydantic_fields_set__)
+    object.__setattr__(plain, "__pydantic_private__", kept if model.__private_attributes__ else None)
+    return plain
+
+
+def _unpickle_partial(model: type[BaseModel], state: dict[Any, Any]) -> PartialModel:
+    cls = partial_class(model)
+    obj = cls.__new__(cls)
+    obj.__setstate__(state)
+    return obj
 
 
 @cache
@@ -71,6 +114,41 @@ class Partial(Generic[M]):
         if not (isinstance(item, type) and issubclass(item, BaseModel)):
             raise TypeError(f"Partial[...] needs a pydantic model, got {item!r}")
         return partial_class(item)
+
+
+def _streamable(model: type[BaseModel]) -> bool:
+    # Root models hold one value, not fields that complete one by one.
+    return not getattr(model, "__pydantic_root_model__", False)
+
+
+def finished(value: Any) -> Any:
+    """The validated answer of a partial stream as its last object.
+
+    The same values, with each model in it (nested ones too) as its partial class with every field
+    complete: an instance of the model, equal to it and dumping the same, on which `is_complete` and
+    `completed_fields` work like on the partials before it. Other values are returned as they are.
+    Linear in the size of the answer, once per stream.
+    """
+    if isinstance(value, BaseModel):
+        model = type(value)
+        if isinstance(value, PartialModel) or not _streamable(model):
+            return value
+        cls = partial_class(model)
+        obj = cls.__new__(cls)
+        private = dict(value.__pydantic_private__ or {})
+        private["_complete"] = set(model.model_fields)
+        object.__setattr__(obj, "__dict__", {k: finished(v) for k, v in value.__dict__.items()})
+        object.__setattr__(obj, "__pydantic_extra__", value.__pydantic_extra__)
+        object.__setattr__(obj, "__pydantic_fields_set__", set(value.__pydantic_fields_set__))
+        object.__setattr__(obj, "__pydantic_private__", private)
+        return obj
+    if type(value) is list:
+        return [finished(v) for v in value]
+    if type(value) is tuple:
+        return tuple(finished(v) for v in value)
+    if type(value) is dict:
+        return {k: finished(v) for k, v in value.items()}
+    return value
 
 
 def partial_target(response_model: Any) -> type[BaseModel] | None:

