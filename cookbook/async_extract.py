@@ -57,7 +57,7 @@ async def main() -> None:
 
         # ...or several concurrently: each is its own request, validated on its own.
         users = await asyncio.gather(*(extract(client, text) for text in TEXTS))
-        for text, found in zip(TEXTS, users):
+        for text, found in zip(TEXTS, users, strict=True):
             print(f"{text!r:50} -> {found.model_dump_json()}")
     finally:
         await client.client.close()
