@@ -13,7 +13,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
     ) from exc
 
 from ._api_versions import GA_VERSIONS, LATEST_GA, LATEST_PREVIEW, PREVIEW_VERSIONS
-from ._app import EmulatorApp, RecordedRequest
+from ._app import EmulatorApp
 from ._backends import (
     Backend,
     BackendError,
@@ -25,19 +25,35 @@ from ._backends import (
     ScriptExhaustedError,
     ToolCall,
 )
+from ._body import DEFAULT_MAX_BODY_BYTES, MAX_JSON_DEPTH
 from ._deployments import Deployment, default_deployments
 from ._emulator import DEFAULT_API_KEY, DEFAULT_ENDPOINT, Emulator, LoopbackServer
-from ._faults import FAULT_HEADER, Fault, FaultSpecError
+from ._faults import (
+    FAULT_HEADER,
+    MAX_CHUNK_SECONDS,
+    MAX_COUNT,
+    MAX_LATENCY_SECONDS,
+    MAX_RETRY_AFTER_MS,
+    Fault,
+    FaultSpecError,
+)
 from ._local import LocalBackend, LocalModelUnavailableError
+from ._records import RecordedRequest
 from ._transport import AsyncEmulatorTransport, EmulatorTransport
 
 __all__ = [
     "DEFAULT_API_KEY",
     "DEFAULT_ENDPOINT",
+    "DEFAULT_MAX_BODY_BYTES",
     "FAULT_HEADER",
     "GA_VERSIONS",
     "LATEST_GA",
     "LATEST_PREVIEW",
+    "MAX_CHUNK_SECONDS",
+    "MAX_COUNT",
+    "MAX_JSON_DEPTH",
+    "MAX_LATENCY_SECONDS",
+    "MAX_RETRY_AFTER_MS",
     "PREVIEW_VERSIONS",
     "AsyncEmulatorTransport",
     "Backend",

@@ -1,16 +1,16 @@
 """The ASGI application: Azure OpenAI's data-plane routes, checks in Azure's order, and responses.
 
-Order of checks for a request (as Azure answers them): route, api-version, authentication,
-deployment, operation, JSON body, arguments, then injected faults, then the backend's answer.
+Order of checks for a request (as Azure answers them): route, api-version, authentication, body
+size, deployment, operation, JSON body, arguments, then injected faults, then the backend's answer.
+The control API (`/_emulator/...`, see `_control`) is routed here too.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import re
-from collections.abc import Callable, Generator, Iterator, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -22,11 +22,13 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
+from . import _body as body_limits
 from . import _media as media
 from . import _responses as responses
 from . import _validate as validate
 from . import _wire as wire
 from ._api_versions import SUPPORTED_VERSIONS, V1_VERSIONS, at_least
+from ._asgi import DroppedJSON, EventStream
 from ._backends import (
     Backend,
     BackendError,
@@ -36,43 +38,31 @@ from ._backends import (
     ScriptedBackend,
     ScriptExhaustedError,
 )
+from ._control import control_routes
 from ._deployments import Deployment
 from ._faults import FAULT_HEADER, Fault, FaultSpecError, merge_latency
+from ._records import REDACTED, RecordedRequest, redact_headers
 
 if TYPE_CHECKING:
     from ._emulator import Emulator
 
 log = logging.getLogger("instructor_az.emulator")
 
-_SECRET_HEADERS = frozenset({"api-key", "authorization"})
+_SECRET_QUERY = frozenset({"api-key", "subscription-key"})
 _JWT = re.compile(r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$")
+# The fault kinds each operation can show (a filter or a cut needs an answer to shape).
+_MEDIA_FAULTS = frozenset({"rate_limit", "server_error", "latency", "prompt_filter"})
+_APPLICABLE_FAULTS: dict[str, frozenset[str] | None] = {
+    "chat": None,
+    "completions": None,
+    "embeddings": frozenset({"rate_limit", "server_error", "latency", "drop_connection"}),
+}
 _OPERATION_NAMES = {
     "chat": "ChatCompletions_Create",
     "completions": "Completions_Create",
     "embeddings": "Embeddings_Create",
     **media.OPERATION_IDS,
 }
-
-
-@dataclass(frozen=True)
-class RecordedRequest:
-    """A request the emulator received. Credentials are never recorded: `auth` says which kind came."""
-
-    method: str
-    path: str
-    query: Mapping[str, str]
-    headers: Mapping[str, str]
-    body: Any
-    deployment: str | None
-    api_version: str | None
-    auth: str | None
-    status: int = 0
-    faults: tuple[Fault, ...] = ()
-
-    @property
-    def json(self) -> Any:
-        """The JSON body (alias of `body`)."""
-        return self.body
 
 
 @dataclass
@@ -85,105 +75,6 @@ class _Call:
     auth: str | None = None
     faults: list[Fault] = field(default_factory=list)
     headers: dict[str, str] = field(default_factory=dict)
-
-
-class _EventStream:
-    """An SSE response that can stall between chunks or drop the connection (no final message)."""
-
-    def __init__(
-        self,
-        events: Iterator[Any],
-        headers: dict[str, str],
-        *,
-        chunk_seconds: float = 0.0,
-        drop_after: int | None = None,
-        blocking: bool = False,
-        on_close: Callable[[], None] | None = None,
-    ) -> None:
-        self.events = events
-        self.headers = headers
-        self.chunk_seconds = chunk_seconds
-        self.drop_after = drop_after
-        self.blocking = blocking  # producing the next event may block (a model generating): use a thread
-        self.on_close = on_close
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        disconnected = anyio.Event()
-
-        async def watch() -> None:
-            while True:
-                message = await receive()
-                if message["type"] == "http.disconnect":
-                    disconnected.set()
-                    return
-
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 200,
-                "headers": [(k.encode("latin-1"), v.encode("latin-1")) for k, v in self.headers.items()],
-            }
-        )
-        async with anyio.create_task_group() as group:
-            group.start_soon(watch)
-            lines = self._lines()
-            try:
-                sent = 0
-                while True:
-                    if self.blocking:
-                        data = await anyio.to_thread.run_sync(next, lines, None, abandon_on_cancel=True)
-                    else:
-                        data = next(lines, None)
-                    if data is None:
-                        break
-                    if sent == self.drop_after:
-                        return  # returning without the final message drops the connection
-                    if disconnected.is_set():
-                        return
-                    await send({"type": "http.response.body", "body": data, "more_body": True})
-                    sent += 1
-                    if self.chunk_seconds:
-                        await anyio.sleep(self.chunk_seconds)
-                if self.drop_after is not None:
-                    return
-                await send({"type": "http.response.body", "body": b"", "more_body": False})
-            finally:
-                group.cancel_scope.cancel()
-                if self.on_close is not None:
-                    self.on_close()
-                _close(lines)
-
-    def _lines(self) -> Generator[bytes, None, None]:
-        for event in self.events:
-            data = event if isinstance(event, str) else json.dumps(event, separators=(",", ":"))
-            yield f"data: {data}\n\n".encode()
-        yield b"data: [DONE]\n\n"
-
-
-class _DroppedJSON:
-    """A JSON response whose connection closes halfway through the body."""
-
-    def __init__(self, body: bytes, headers: dict[str, str]) -> None:
-        self.body = body
-        self.headers = {**headers, "content-type": "application/json", "content-length": str(len(body))}
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 200,
-                "headers": [(k.encode("latin-1"), v.encode("latin-1")) for k, v in self.headers.items()],
-            }
-        )
-        await send(
-            {"type": "http.response.body", "body": self.body[: len(self.body) // 2], "more_body": True}
-        )
-
-
-def _close(lines: Generator[bytes, None, None]) -> None:
-    """Close an event generator (a backend's generation stops when its client goes away)."""
-    with contextlib.suppress(ValueError):  # still running in an abandoned worker thread: it ends on its own
-        lines.close()
 
 
 _T = TypeVar("_T")
@@ -247,6 +138,7 @@ class EmulatorApp:
                 Route("/openai/v1/audio/translations", self._translations, methods=["POST"]),
                 Route("/openai/v1/models", self._models, methods=["GET"]),
                 Route("/openai/deployments", self._list_deployments, methods=["GET"]),
+                *control_routes(emulator),
                 Route("/{path:path}", self._not_found, methods=["GET", "POST", "PUT", "DELETE", "PATCH"]),
             ],
         )
@@ -312,17 +204,17 @@ class EmulatorApp:
 
     # --- the pipeline -----------------------------------------------------------------------------
 
-    async def _admit(self, call: _Call) -> tuple[Fault | None, media.Form | None]:
+    async def _admit(self, call: _Call) -> media.Form | None:
         """The checks every data-plane request passes, in Azure's order, up to the operation itself:
-        api-version, route, auth, deployment, body, operation, model version, then injected
-        latency and HTTP faults. Returns the latency fault (for stream pacing) and a multipart form."""
+        api-version, route, auth, body size, deployment, body, operation, model version. Returns a
+        multipart form (None for JSON bodies)."""
         request, operation = call.request, call.operation
         v1 = "deployment" not in request.path_params
         self._check_api_version(call, v1=v1)
         if operation in media.OPERATIONS:
             media.check_route_version(operation, call.api_version, self.emulator.extra_api_versions)
         self._authenticate(call)
-        raw = await request.body()
+        raw = await body_limits.read_body(request, self.emulator.max_body_bytes)
         if not v1:
             call.deployment = self._deployment(request.path_params["deployment"])
         form: media.Form | None = None
@@ -330,7 +222,7 @@ class EmulatorApp:
             form = media.parse_multipart(request.headers.get("content-type"), raw)
             call.body, fields = form.record(), dict(form.fields)
         else:
-            call.body = fields = self._parse_json(raw)
+            call.body = fields = body_limits.parse_json(raw)
         if v1:
             model = fields.get("model")
             if model is None:
@@ -341,33 +233,47 @@ class EmulatorApp:
         assert call.deployment is not None
         self._check_operation(call.deployment, operation)
         self._check_model_api_version(call)
+        return form
+
+    async def _take_faults(self, call: _Call) -> Fault | None:
+        """Injected and header faults, once the request passed every check: waits out their latency,
+        raises their HTTP error. Returns the latency fault (for stream pacing)."""
+        assert call.deployment is not None
         try:
-            call.faults = self.emulator._faults.take(call.deployment.name, request.headers.get(FAULT_HEADER))
+            call.faults = self.emulator._faults.take(
+                call.deployment.name,
+                call.request.headers.get(FAULT_HEADER),
+                applicable=_APPLICABLE_FAULTS.get(call.operation, _MEDIA_FAULTS),
+            )
         except FaultSpecError as exc:
-            raise wire.invalid_request(f"Bad {FAULT_HEADER} header: {exc}", param=FAULT_HEADER) from None
+            raise wire.invalid_request(
+                f"Bad {FAULT_HEADER} header: {exc}", param=FAULT_HEADER, code="EmulatorBadFault"
+            ) from None
         latency = merge_latency(call.faults)
         if latency is not None and latency.seconds:
             await anyio.sleep(latency.seconds)
         self._raise_http_faults(call)
-        return latency, form
+        return latency
 
     async def _serve(self, request: Request, operation: str) -> Any:
         call = _Call(request, operation)
         try:
-            latency, _ = await self._admit(call)
+            await self._admit(call)
             assert call.deployment is not None
             if operation == "embeddings":
                 texts = validate.validate_embeddings(call.body, call.deployment)
+                await self._take_faults(call)
                 self.emulator._count_tokens(call.deployment.name, sum(wire.count_tokens(t) for t in texts))
                 body = responses.embeddings(texts, call.deployment, call.body)
                 if any(f.kind == "drop_connection" for f in call.faults):
                     self._record(call, 200)
-                    return _DroppedJSON(json.dumps(body).encode(), self._headers(call, 200))
+                    return DroppedJSON(json.dumps(body).encode(), self._headers(call, 200))
                 return self._finish(call, body)
             if operation == "chat":
                 validate.validate_chat(call.body, call.deployment, call.api_version)
             else:
                 validate.validate_completions(call.body, call.api_version)
+            latency = await self._take_faults(call)
             self._raise_prompt_filter(call)
             return await self._generate(call, latency)
         except wire.AzureError as error:
@@ -377,21 +283,24 @@ class EmulatorApp:
         """Images and audio, through the same admission checks as `_serve`."""
         call = _Call(request, operation)
         try:
-            _, form = await self._admit(call)
+            form = await self._admit(call)
             assert call.deployment is not None
             if operation == media.IMAGES:
                 image = media.validate_images(call.body, call.deployment)
+                await self._take_faults(call)
                 for fault in call.faults:
                     if fault.kind == "prompt_filter":  # DALL-E's own error body, not chat's
                         raise media.image_prompt_filtered(fault.flagged, image)
                 return self._finish(call, media.image_response(image))
             if operation == media.SPEECH:
                 speech = media.validate_speech(call.body)
+                await self._take_faults(call)
                 self._raise_prompt_filter(call)
                 audio, content_type = media.speech_audio(speech)
                 return self._media_response(call, audio, content_type)
             assert form is not None
             params = media.validate_transcription(form)
+            await self._take_faults(call)
             self._raise_prompt_filter(call)
             text = await self._transcript(call)
             answer, content_type = media.transcription_body(params, text, operation)
@@ -490,19 +399,6 @@ class EmulatorApp:
             }[operation]
             raise wire.operation_not_supported(label, deployment.model)
 
-    @staticmethod
-    def _parse_json(raw: bytes) -> dict[str, Any]:
-        try:
-            body = json.loads(raw)
-        except (ValueError, UnicodeDecodeError):
-            raise wire.malformed_json() from None
-        if not isinstance(body, dict):
-            raise wire.invalid_request(
-                f"Invalid type for request body: expected an object, but got {wire.json_type_name(body)} instead.",
-                code="invalid_type",
-            )
-        return body
-
     def _raise_http_faults(self, call: _Call) -> None:
         for fault in call.faults:
             if fault.kind == "rate_limit":
@@ -544,7 +440,7 @@ class EmulatorApp:
                     call.api_version,
                     chunk_chars=self.emulator.chunk_chars,
                 )
-                return _EventStream(
+                return EventStream(
                     events, self._stream_headers(call), blocking=True, on_close=generation.close
                 )
         replies: list[Reply] = []
@@ -574,7 +470,7 @@ class EmulatorApp:
                 events = responses.text_completion_chunks(
                     chat, deployment, shaped, chunk_chars=self.emulator.chunk_chars
                 )
-            return _EventStream(
+            return EventStream(
                 events,
                 self._stream_headers(call),
                 chunk_seconds=latency.chunk_seconds if latency else 0.0,
@@ -586,7 +482,7 @@ class EmulatorApp:
             body = responses.text_completion(chat, deployment, shaped, call.api_version)
         if drop is not None:
             self._record(call, 200)
-            return _DroppedJSON(json.dumps(body).encode(), self._headers(call, 200))
+            return DroppedJSON(json.dumps(body).encode(), self._headers(call, 200))
         return self._finish(call, body)
 
     # --- responses --------------------------------------------------------------------------------
@@ -621,12 +517,13 @@ class EmulatorApp:
 
     def _record(self, call: _Call, status: int) -> None:
         request = call.request
-        headers = {k: ("<redacted>" if k in _SECRET_HEADERS else v) for k, v in request.headers.items()}
+        headers = redact_headers(request.headers)
+        query = {k: (REDACTED if k.lower() in _SECRET_QUERY else v) for k, v in request.query_params.items()}
         self.emulator._record(
             RecordedRequest(
                 method=request.method,
                 path=request.url.path,
-                query=dict(request.query_params),
+                query=query,
                 headers=headers,
                 body=call.body,
                 deployment=call.deployment.name if call.deployment else None,

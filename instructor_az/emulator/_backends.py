@@ -14,7 +14,9 @@ A backend that produces text over time (a real model) may also offer `stream(req
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import re
 import threading
 from abc import ABC, abstractmethod
 from collections import deque
@@ -158,11 +160,50 @@ class ChatRequest:
         )
 
     @property
+    def after_tool_result(self) -> bool:
+        """Whether the conversation ends with a tool's result (the model's turn to use it)."""
+        messages = self.messages
+        return bool(messages) and messages[-1].get("role") == "tool"
+
+    @property
+    def reask_reason(self) -> str | None:
+        """When this request re-asks (an answer, then a message carrying "Validation Error found:"), the
+        validation error of that previous answer; None otherwise."""
+        reason = None
+        answered = False
+        for message in self.messages:
+            role = message.get("role")
+            if role == "assistant":
+                answered = True
+            elif answered and role in ("tool", "user"):
+                text = _text_of(message.get("content"))
+                at = text.find(REASK_MARK)
+                if at != -1:
+                    reason = text[at + len(REASK_MARK) :]
+        if reason is None:
+            return None
+        lines = [line for line in reason.strip().splitlines() if line.strip()]
+        while lines and lines[-1].startswith(("Recall the function", "Fix the errors")):
+            lines.pop()  # instructor-az's instruction to the model, not part of the error
+        return _truncate(" ".join(line.strip() for line in lines), REASK_REASON_CHARS)
+
+    @property
     def last_user_text(self) -> str:
         for message in reversed(self.messages):
             if message.get("role") == "user":
                 return _text_of(message.get("content"))
         return ""
+
+
+#: What a re-ask's message carries before the previous answer's validation error.
+REASK_MARK = "Validation Error found:"
+REASK_REASON_CHARS = 600
+
+
+def _truncate(text: str, limit: int) -> str:
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit].rstrip()}... ({len(text) - limit} more characters)"
 
 
 def _text_of(content: Any) -> str:
@@ -237,7 +278,20 @@ class Backend(ABC):
 
 
 class ScriptExhaustedError(LookupError):
-    """The scripted backend was asked for an answer it had not been given."""
+    """The scripted backend was asked for an answer it had not been given.
+
+    When the request was a re-ask, `reask_reason` is the validation error of the previous answer
+    (truncated), and the message says so: the queue ran dry because an answer was rejected.
+    """
+
+    def __init__(self, message: str, *, reask_reason: str | None = None) -> None:
+        if reask_reason is not None:
+            message = (
+                f"{message}. This request is a re-ask: the previous answer failed validation with: "
+                f"{reask_reason} (queue a corrected answer after it, or fix the one you queued)"
+            )
+        super().__init__(message)
+        self.reask_reason = reask_reason
 
 
 Predicate = Callable[[ChatRequest], bool]
@@ -288,7 +342,9 @@ class ScriptedBackend(Backend):
                 return self.fallback.reply(request)
             raise ScriptExhaustedError(
                 f"the scripted backend has no answer for deployment {request.deployment!r}: queue one with "
-                "emulator.scripted.push(...) or register a rule with emulator.scripted.on(...)"
+                "emulator.scripted.push(...) (or POST /_emulator/scripted) or register a rule with "
+                "emulator.scripted.on(...)",
+                reask_reason=request.reask_reason,
             )
         return to_reply(request, answer)
 
@@ -313,11 +369,33 @@ class SchemaBackend(Backend):
 
     Not a model: values come from the schema's constraints, with numbers and capitalized words lifted
     from the last user message where they fit (so "John is 30 years old" gives name "John", age 30).
+
+    - Tools on offer: the answer calls the forced tool (`tool_choice` naming a function), else the
+      first tool. Once the conversation ends with a tool's result, the model's turn is to use it: the
+      answer is text (or the `response_format`'s JSON), unless `tool_choice` forces a function or is
+      `"required"`, or the tool result is a re-ask ("Validation Error found: ..."), which gets a new call.
+    - JSON mode (`response_format: json_object`): the schema written in the prompt; without one, an
+      example object in the prompt (its keys, values of the same types), or the keys the prompt names
+      ("return JSON with keys name and age"; numbers for keys such as age, count, year, price, strings
+      otherwise). With none of these the request fails with a 400 asking for a schema in the prompt.
     """
 
     def reply(self, request: ChatRequest) -> Reply | Fault:
+        if request.tools and request.after_tool_result and not _keeps_calling(request):
+            request = dataclasses.replace(
+                request, body={k: v for k, v in request.body.items() if k not in ("tools", "tool_choice")}
+            )
+            if request.response_schema is None and not request.wants_fenced_json:
+                result = _text_of(request.messages[-1].get("content")).strip()
+                return Reply(
+                    content="This is the Azure OpenAI emulator's schema backend answering with the tool's "
+                    f"result: {_truncate(result, 60)}"
+                )
         schema = request.response_schema
         fenced = False
+        fmt = request.response_format
+        if request.answer_tool is None and fmt and fmt.get("type") == "json_object":
+            schema = request.prompt_schema or _prompt_keys_schema(request)
         if schema is None and request.wants_fenced_json:
             schema, fenced = request.prompt_schema, True
         if schema is None:
@@ -331,6 +409,72 @@ class SchemaBackend(Backend):
         if fenced:
             return Reply(content=f"```json\n{json.dumps(value, indent=2)}\n```")
         return structured_reply(request, value)
+
+
+def _keeps_calling(request: ChatRequest) -> bool:
+    """After a tool result: whether the answer is still a tool call (forced, required, or a re-ask)."""
+    if request.forced_tool is not None or request.tool_choice == "required":
+        return True
+    return REASK_MARK in _text_of(request.messages[-1].get("content"))
+
+
+_KEYS_PHRASE = re.compile(r"\b(?:keys|fields|properties)\b(?:\s+(?:named|called))?\s*:?\s*([^.\n;]+)", re.I)
+_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
+_INTEGER_KEYS = re.compile(r"(?:^|_)(?:age|count|year|years|quantity|number|num|n|qty|id|index|rank)$", re.I)
+_NUMBER_KEYS = re.compile(r"(?:^|_)(?:price|total|amount|score|cost|rate|weight|height|value)$", re.I)
+_JSON_TYPES = {bool: "boolean", int: "integer", float: "number", str: "string", list: "array", dict: "object"}
+
+
+def _prompt_keys_schema(request: ChatRequest) -> Mapping[str, Any]:
+    """JSON mode without a schema: the keys of an example object in the prompt, or the keys it names."""
+    decoder = json.JSONDecoder()
+    texts = [
+        _text_of(m.get("content"))
+        for m in request.messages
+        if m.get("role") in ("system", "developer", "user")
+    ]
+    for text in reversed(texts):
+        start = text.find("{")
+        while start != -1:
+            try:
+                value, _ = decoder.raw_decode(text, start)
+            except ValueError:
+                value = None
+            if isinstance(value, dict) and value:
+                return _object_schema(
+                    {k: {"type": _JSON_TYPES.get(type(v), "string")} for k, v in value.items()}
+                )
+            start = text.find("{", start + 1)
+    for text in reversed(texts):
+        for match in _KEYS_PHRASE.finditer(text):
+            keys: list[str] = []
+            for word in re.split(r",|\band\b|\bor\b|/", match.group(1)):
+                key = word.strip().strip("`'\"").strip()
+                if not _KEY.match(key):
+                    break
+                keys.append(key)
+            if keys:
+                return _object_schema({k: {"type": _key_type(k)} for k in keys})
+    raise BackendError(
+        "Emulator: the schema backend cannot tell what JSON to return: the request uses JSON mode "
+        '(response_format {"type": "json_object"}) but its messages carry no JSON schema. Put the schema '
+        "in the prompt (e.g. json.dumps(Model.model_json_schema())), an example object, or name the keys "
+        '("return JSON with keys name and age"); or use a scripted backend.',
+        code="EmulatorNeedsSchema",
+        param="response_format",
+    )
+
+
+def _key_type(key: str) -> str:
+    if _INTEGER_KEYS.search(key):
+        return "integer"
+    if _NUMBER_KEYS.search(key):
+        return "number"
+    return "string"
+
+
+def _object_schema(properties: Mapping[str, Any]) -> Mapping[str, Any]:
+    return {"type": "object", "properties": dict(properties), "required": list(properties)}
 
 
 class BackendError(RuntimeError):

@@ -14,10 +14,13 @@ from typing import TYPE_CHECKING, Any, Literal
 import httpx2
 
 from ._api_versions import LATEST_GA
-from ._app import EmulatorApp, RecordedRequest
+from ._app import EmulatorApp
 from ._backends import Backend, SchemaBackend, ScriptedBackend
+from ._body import DEFAULT_MAX_BODY_BYTES
 from ._deployments import Deployment, default_deployments
-from ._faults import Fault, FaultBook
+from ._fault_queue import FaultBook
+from ._faults import Fault
+from ._records import RecordedRequest
 from ._transport import AsyncEmulatorTransport, EmulatorTransport, _LoopThread
 
 if TYPE_CHECKING:
@@ -63,6 +66,8 @@ class Emulator:
     - `backend`: the default backend: "scripted", "schema", "local" (a real small model; needs the
       `local` extra), or a `Backend`.
     - `chunk_chars`: characters per streamed delta.
+    - `max_body_bytes`: the largest request body accepted (default 32 MiB); a larger one gets a 413,
+      decided from `Content-Length` or while reading, without reading the body whole.
     """
 
     def __init__(
@@ -76,6 +81,7 @@ class Emulator:
         region: str = "Emulator",
         extra_api_versions: Iterable[str] = (),
         max_recorded: int = 10_000,
+        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     ) -> None:
         self.api_keys: tuple[str, ...] = tuple(api_keys)
         if not self.api_keys:
@@ -88,6 +94,11 @@ class Emulator:
         if chunk_chars < 1:
             raise ValueError("chunk_chars must be at least 1")
         self.chunk_chars = chunk_chars
+        if isinstance(max_body_bytes, bool) or not isinstance(max_body_bytes, int) or max_body_bytes < 1:
+            raise ValueError(
+                f"max_body_bytes must be a positive whole number of bytes, got {max_body_bytes!r}"
+            )
+        self.max_body_bytes = max_body_bytes
         self.region = region
         self.extra_api_versions = frozenset(extra_api_versions)
         self.requests: deque[RecordedRequest] = deque(maxlen=max_recorded)
@@ -125,7 +136,11 @@ class Emulator:
         return self.backend
 
     def inject(self, fault: Fault, *, deployment: str | None = None, times: int | None = 1) -> None:
-        """Arm a fault for the next `times` requests (None: until `clear_faults`), optionally per deployment."""
+        """Arm a fault for the next `times` requests it fires on (None: until `clear_faults`), optionally
+        for one deployment. Injected faults wait in a first-in first-out queue: a request gets the oldest
+        one that applies to it (plus the oldest latency fault, which combines with it), and a fault is
+        used up only by requests it fires on. So `inject(Fault.rate_limit(), times=5)` then
+        `inject(Fault.server_error(500), times=3)` gives five 429s, three 500s, then answers."""
         if deployment is not None:
             self.deployment(deployment)
         self._faults.inject(fault, deployment=deployment, times=times)

@@ -19,8 +19,8 @@ value; nothing random or hash-seeded is involved. The rules:
   skipped and the result re-checked). `format` gives a fixed sample (date-time, date, time, duration,
   email, uri/url, uuid, ipv4, ipv6, hostname, and pydantic's uuidN/ip* formats). A property whose name
   ends in "name" or is like title/city/country/company takes a capitalized word from `text` (words
-  that do not start a sentence first, each used once). Other strings read "example <property name>",
-  trimmed or padded to `minLength`/`maxLength`.
+  that do not start a sentence first, each used once; format names such as JSON are skipped). Other
+  strings read "example <property name>", trimmed or padded to `minLength`/`maxLength`.
 * Numbers take the first unused number in `text` that satisfies the constraints, else 1 (1.0 for
   `number`) or the nearest value meeting `minimum`/`maximum`/exclusive bounds/`multipleOf`.
 * Booleans are `true` (alternating with `false` across array items); a `true`/`{}` schema gets a string.
@@ -164,6 +164,8 @@ _WORD_RE = re.compile(r"[^\W\d_]+")
 _NAME_LIKE = re.compile(
     r".*name|title|city|country|company|author|person|organi[sz]ation|brand|employer|town|team"
 )
+# Words a prompt uses to name the answer's format (JSON mode must say "json"), never a name or a city.
+_FORMAT_WORDS = frozenset({"JSON", "JSONL", "YAML", "XML", "CSV"})
 _OBJECT_KEYS = ("properties", "required", "additionalProperties", "minProperties", "propertyNames")
 _ARRAY_KEYS = ("items", "prefixItems", "minItems", "maxItems", "uniqueItems", "contains")
 _STRING_KEYS = ("minLength", "maxLength", "pattern", "format")
@@ -202,7 +204,7 @@ class _Generator:
         first: list[str] = []
         for m in _WORD_RE.finditer(text):
             word, j = m.group(), m.start() - 1
-            if len(word) < 2 or not word[0].isupper():
+            if len(word) < 2 or not word[0].isupper() or word.upper() in _FORMAT_WORDS:
                 continue
             while j >= 0 and text[j].isspace():
                 j -= 1
