@@ -1,11 +1,14 @@
-"""The `instructor-az` command: `emulator` serves the Azure OpenAI emulator, `demo` runs an extraction."""
+"""The `instructor-az` command (also `python -m instructor_az`): `emulator` serves the Azure OpenAI
+emulator, `demo` runs an extraction, `--version` prints the installed version."""
 
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import ipaddress
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 
 def _is_loopback(host: str) -> bool:
@@ -17,12 +20,53 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+def _version() -> str:
+    try:
+        return importlib.metadata.version("instructor-az")
+    except importlib.metadata.PackageNotFoundError:  # pragma: no cover - running from a bare checkout
+        return "unknown (not installed)"
+
+
+def _fault_times(text: str) -> int | None:
+    """`--fault-times`: a whole number of requests from 1, or `always`."""
+    if text.strip().lower() == "always":
+        return None
+    try:
+        times = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a whole number from 1, or 'always' (got {text!r})"
+        ) from None
+    if times < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number from 1, or 'always' (got {times})")
+    return times
+
+
+def _injections(args: argparse.Namespace, emulator: Any) -> list[Any]:
+    """The `--fault` options as injections; a bad one raises ValueError naming it."""
+    from instructor_az.emulator._fault_queue import parse_injections
+
+    out = []
+    for spec in args.fault or []:
+        try:
+            injections = parse_injections(spec, times=args.fault_times)
+            for injection in injections:
+                if injection.deployment is not None:
+                    emulator.deployment(injection.deployment)
+        except (ValueError, KeyError) as exc:
+            message = exc.args[0] if isinstance(exc, KeyError) else exc
+            raise ValueError(f"--fault {spec!r}: {message}") from None
+        out.extend(injections)
+    return out
+
+
 def _emulator(args: argparse.Namespace) -> int:
     try:
         import uvicorn
 
         from instructor_az.emulator import (
             DEFAULT_API_KEY,
+            DEFAULT_MAX_BODY_BYTES,
             LATEST_GA,
             BackendError,
             Deployment,
@@ -50,7 +94,9 @@ def _emulator(args: argparse.Namespace) -> int:
             backend=backend,
             deployments=deployments,
             chunk_chars=args.chunk_chars,
+            max_body_bytes=DEFAULT_MAX_BODY_BYTES if args.max_body_bytes is None else args.max_body_bytes,
         )
+        injections = _injections(args, emulator)
     except (LocalModelUnavailableError, BackendError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -66,6 +112,12 @@ def _emulator(args: argparse.Namespace) -> int:
     print(f"  OPENAI_API_VERSION={LATEST_GA}")
     print(f"  deployments: {', '.join(sorted(emulator.deployments))}")
     print(f"  v1 routes:   OpenAI(base_url='{endpoint}/openai/v1/', api_key=...)")
+    print(f"  control API: {endpoint}/_emulator/ (same api-key; see docs/emulator.md)")
+    for injection in injections:
+        emulator.inject(injection.fault, deployment=injection.deployment, times=injection.times)
+        times = "every request" if injection.times is None else f"{injection.times} request(s)"
+        where = f" on {injection.deployment}" if injection.deployment else ""
+        print(f"  fault:       {injection.fault.spec} for {times}{where}")
     sys.stdout.flush()
     uvicorn.run(emulator.app, host=args.host, port=args.port, log_level=args.log_level, lifespan="off")
     return 0
@@ -81,6 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="instructor-az", description="Validated, typed data from Azure OpenAI, and an offline emulator."
     )
+    parser.add_argument("--version", action="version", version=f"instructor-az {_version()}")
     commands = parser.add_subparsers(dest="command", required=True)
 
     emulator = commands.add_parser("emulator", help="serve the Azure OpenAI emulator over HTTP")
@@ -107,6 +160,28 @@ def build_parser() -> argparse.ArgumentParser:
         help="a deployment to serve (repeatable; replaces the defaults)",
     )
     emulator.add_argument("--chunk-chars", type=int, default=8, help="characters per streamed delta")
+    emulator.add_argument(
+        "--fault",
+        action="append",
+        metavar="SPEC",
+        help="inject a fault at startup, in the x-emulator-fault header's syntax, optionally with "
+        'times=N and deployment=NAME, e.g. "rate_limit; retry_after_ms=10" (repeatable; queued in order)',
+    )
+    emulator.add_argument(
+        "--fault-times",
+        type=_fault_times,
+        default=1,
+        metavar="N",
+        help="requests each --fault fires on, unless its spec says times=N (default 1; 'always': until "
+        "cleared through the control API)",
+    )
+    emulator.add_argument(
+        "--max-body-bytes",
+        type=int,
+        default=None,
+        metavar="N",
+        help="the largest request body accepted; larger ones get a 413 (default 32 MiB)",
+    )
     emulator.add_argument(
         "--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"]
     )
