@@ -107,6 +107,25 @@ def _json_response(status: int, body: Any, headers: dict[str, str]) -> Response:
     )
 
 
+async def _internal_error(request: Request, exc: Exception) -> Response:
+    """An exception nothing else turned into an answer (a bug, or a custom backend failing): Azure's
+    500 shape instead of a plain-text page. The traceback goes to the `instructor_az.emulator` logger."""
+    log.error("the emulator failed on %s %s", request.method, request.url.path, exc_info=exc)
+    detail = f"{type(exc).__name__}: {exc}"
+    detail = detail if len(detail) <= 200 else detail[:200] + "..."
+    body = {
+        "error": {
+            "message": f"Emulator: an internal error while answering this request ({detail}). If a custom "
+            "Backend raised it, raise BackendError for a 400 instead; otherwise it is a bug in the emulator "
+            "(the traceback is logged on the 'instructor_az.emulator' logger).",
+            "type": "server_error",
+            "param": None,
+            "code": "EmulatorInternalError",
+        }
+    }
+    return _json_response(500, body, {"x-request-id": wire.request_id()})
+
+
 class EmulatorApp:
     """The ASGI app of one `Emulator`: all state lives on the emulator."""
 
@@ -141,6 +160,7 @@ class EmulatorApp:
                 *control_routes(emulator),
                 Route("/{path:path}", self._not_found, methods=["GET", "POST", "PUT", "DELETE", "PATCH"]),
             ],
+            exception_handlers={Exception: _internal_error},
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
