@@ -9,8 +9,9 @@
 | `parse:error`             | the validation exception                      | when an answer fails validation   |
 
 A handler that raises is logged (logger `instructor_az`) and never breaks the call. Payloads hold
-requests and completions, never credentials: API keys and tokens live in the SDK client's headers,
-which hooks do not see.
+requests and completions, never credentials: `completion:kwargs` redacts `extra_headers`, and the SDK
+error `completion:error` receives has the `api-key` / `Authorization` / `Ocp-Apim-Subscription-Key`
+values of its HTTP request (and of its cause and context) replaced by `<redacted>` (`_redact.scrub`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from typing import Any, Literal
+
+from ._errors import ConfigurationError
 
 log = logging.getLogger("instructor_az")
 
@@ -48,12 +51,20 @@ class Hooks:
 
     @staticmethod
     def _check(name: str) -> str:
-        if name not in HOOK_NAMES:
-            raise ValueError(f"unknown hook {name!r}; hooks are {', '.join(HOOK_NAMES)}")
+        if not isinstance(name, str) or name not in HOOK_NAMES:
+            raise ConfigurationError(f"unknown hook {name!r}; hooks are {', '.join(HOOK_NAMES)}")
         return name
 
     def on(self, name: HookName | str, handler: Handler) -> None:
-        self._handlers.setdefault(self._check(name), []).append(handler)
+        """Call `handler` at every `name` event; an unknown name or a handler that is not callable
+        is a `ConfigurationError` now, not a surprise when the event comes."""
+        self._check(name)
+        if not callable(handler):
+            raise ConfigurationError(
+                f"the handler for hook {name!r} must be callable (a function taking the hook's payload), "
+                f"got {type(handler).__name__} {handler!r}"
+            )
+        self._handlers.setdefault(name, []).append(handler)
 
     def off(self, name: HookName | str, handler: Handler) -> None:
         handlers = self._handlers.get(self._check(name), [])

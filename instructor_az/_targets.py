@@ -158,6 +158,9 @@ class SchemaTarget(Target):
     display_name: str = ""
 
     def __post_init__(self) -> None:
+        from ._inputs import check_schema_dict  # a data dict is not a schema: say so, send nothing
+
+        check_schema_dict(self.raw)
         try:
             validator_cls = jsonschema.validators.validator_for(self.raw)
             validator_cls.check_schema(dict(self.raw))
