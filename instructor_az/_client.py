@@ -16,8 +16,10 @@ from tenacity import AsyncRetrying, Retrying
 
 from ._errors import ConfigurationError
 from ._hooks import Handler, HookName, Hooks
+from ._inputs import check_context
 from ._mode import Mode
 from ._plan import compile_plan
+from ._redact import scrub
 from ._run import Attempts, retrying_for, run_async, run_sync, stream_async, stream_sync
 from .dsl._multimodal import to_content_parts
 from .streaming._assemble import partial_target
@@ -35,6 +37,23 @@ def _passthrough(kwargs: dict[str, Any]) -> dict[str, Any]:
     if isinstance(messages, list):
         kwargs = {**kwargs, "messages": to_content_parts(messages)}
     return kwargs
+
+
+def _passthrough_sync(create: Callable[..., Any], kwargs: dict[str, Any]) -> Any:
+    """The SDK's own call and result; its error, if any, with the request's credentials redacted."""
+    try:
+        return create(**_passthrough(kwargs))
+    except Exception as exc:
+        scrub(exc)
+        raise
+
+
+async def _passthrough_async(create: Callable[..., Awaitable[Any]], kwargs: dict[str, Any]) -> Any:
+    try:
+        return await create(**_passthrough(kwargs))
+    except Exception as exc:
+        scrub(exc)
+        raise
 
 
 class _Completions:
@@ -116,6 +135,8 @@ class _Base(Generic[ClientT]):
     ) -> Attempts:
         if context is not None and validation_context is not None:
             raise ConfigurationError("pass context= or validation_context= (the same thing), not both")
+        check_context(context, "context")
+        check_context(validation_context, "validation_context")
         kwargs.pop("stream", None)
         plan = compile_plan(response_model, self.mode)
         if stream is not None:
@@ -181,7 +202,7 @@ class Instructor(_Base[OpenAI]):
         """A chat completion validated into `response_model` (with re-asks), or the SDK's own object
         when `response_model` is None. Every other keyword goes to the SDK unchanged."""
         if response_model is None:
-            return self.client.chat.completions.create(**_passthrough(kwargs))
+            return _passthrough_sync(self.client.chat.completions.create, kwargs)
         planned, kind = _stream_kind(response_model, kwargs)
         if kind is not None:
             return self._stream(planned, kind, max_retries, context, validation_context, kwargs)
@@ -271,7 +292,7 @@ class AsyncInstructor(_Base[AsyncOpenAI]):
         instead, used with `async for` (no `await`), as in instructor's guide.
         """
         if response_model is None:
-            return self.client.chat.completions.create(**_passthrough(kwargs))
+            return _passthrough_async(self.client.chat.completions.create, kwargs)
         planned, kind = _stream_kind(response_model, kwargs)
         if kind is not None:
             return self._stream(planned, kind, max_retries, context, validation_context, kwargs)  # type: ignore[return-value]
