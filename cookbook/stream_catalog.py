@@ -34,7 +34,7 @@ def main() -> None:
     print("partial objects:")
     emulator.scripted.push(ANSWER)
     for partial in client.chat.completions.create_partial(model="gpt-4o", response_model=Catalog, messages=messages):
-        done = sorted(getattr(partial, "completed_fields", ()))
+        done = sorted(partial.completed_fields)
         print(f"  {partial.model_dump()}  complete: {done}")
 
     print("\neach item as soon as it closes:")

@@ -12,13 +12,14 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, TypeAdapter
 
+from .._answer_json import answer_parser
 from .._errors import ConfigurationError, ResponseParseError
 from .._mode import Mode
 from .._plan import Plan
 from .._targets import ListTarget, ModelTarget
 from ._accumulate import StreamAccumulator
-from ._assemble import ItemsBuilder, PartialBuilder
-from ._json import JsonEventParser, JsonParseError
+from ._assemble import ItemsBuilder, PartialBuilder, finished
+from ._json import JsonParseError
 
 StreamKind = Literal["partial", "iterable"]
 _OPENERS = ("{", "[")
@@ -47,7 +48,7 @@ class _Source:
     """
 
     def __init__(self, *, content: bool, fenced: bool = False) -> None:
-        self.parser = JsonEventParser(allow_trailing_text=content)
+        self.parser = answer_parser(trailing_text=content)
         self.fenced = fenced
         self.started = not content
         self._preamble = ""
@@ -112,8 +113,13 @@ class StreamConsumer:
                 continue  # text beside tool calls; the final parse falls back to it if no call came
             if not tools and index != -1:
                 continue
-            if self.plan.mode is not Mode.PARALLEL_TOOLS and tools and index != min(self.acc.tool_calls):
-                continue
+            if self.plan.mode is not Mode.PARALLEL_TOOLS and tools:
+                if index != min(self.acc.tool_calls):
+                    continue
+                if name != self.plan.name:  # the name arrives with the call's first delta
+                    raise ResponseParseError(
+                        f"the model called `{name}`, not the function `{self.plan.name}` it was asked to call"
+                    )
             source = self._source(index)
             events = source.feed(text)
             if not events:
@@ -142,9 +148,13 @@ class StreamConsumer:
             adapter = self._item_adapter
             assert adapter is not None
             context = dict(self.context) if self.context is not None else None
-            builder = ItemsBuilder(
-                source.parser, ("tasks",), lambda value: adapter.validate_python(value, context=context)
-            )
+            plan = self.plan
+
+            def validate(value: Any) -> Any:
+                # As the whole answer would be judged: strict-mode nulls dropped first.
+                return adapter.validate_python(plan.drop_added_nulls(value, "$.tasks[*]"), context=context)
+
+            builder = ItemsBuilder(source.parser, ("tasks",), validate)
             self._items[index] = builder
         return builder
 
@@ -167,5 +177,5 @@ class StreamConsumer:
 def final_value(kind: StreamKind, value: Any) -> list[Any]:
     """What to yield after the final parse: the complete object for partial streams, nothing more for items."""
     if kind == "partial" and isinstance(value, BaseModel):
-        return [value]
+        return [finished(value)]  # the validated value, with a partial's accessors (every field complete)
     return []

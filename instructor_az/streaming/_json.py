@@ -26,7 +26,10 @@ present in the tree is complete unless it is still open (on the stack, or the sc
 
 Accepts exactly RFC 8259 JSON (no NaN/Infinity, no trailing commas, no comments) and, for what it
 accepts, produces what `json.loads` produces: ints stay exact, lone surrogate escapes are kept, a
-repeated key keeps its first position and its last value.
+repeated key keeps its first position and its last value. Two options make it stricter, as the
+answer path uses it (`instructor_az._answer_json`): `unique_keys=True` refuses a repeated key in an
+object (RFC 8259 leaves its meaning open; I-JSON, RFC 7493, forbids it), and `max_depth=N` refuses
+containers nested more than N deep. Neither costs recursion: nesting lives on an explicit stack.
 """
 
 from __future__ import annotations
@@ -251,6 +254,7 @@ class JsonEventParser:
         "_esc",
         "_is_key",
         "_literal",
+        "_max_depth",
         "_parts",
         "_recent",
         "_refusal",
@@ -260,12 +264,17 @@ class JsonEventParser:
         "_sticky",
         "_target",
         "_tok",
+        "_unique",
         "_vpath",
     )
 
-    def __init__(self, *, allow_trailing_text: bool = False) -> None:
+    def __init__(
+        self, *, allow_trailing_text: bool = False, max_depth: int | None = None, unique_keys: bool = False
+    ) -> None:
         # True for answers that may go on after the JSON (a closing ``` fence): the rest is ignored.
         self._allow_trailing = allow_trailing_text
+        self._max_depth = max_depth
+        self._unique = unique_keys
         self._state = _VALUE
         self._stack: list[_Frame] = []
         self._root: Any = _MISSING
@@ -400,7 +409,7 @@ class JsonEventParser:
                         # The common ', "key": ' in one step.
                         match = _NEXT_KEY.match(text, pos)
                         if match is not None:
-                            self._key_done(match.group(1), events)
+                            self._key_done(match.group(1), events, pos)
                             self._state = _VALUE
                             pos = match.end()
                             continue
@@ -467,6 +476,10 @@ class JsonEventParser:
             self._vpath = path
             return self._string(text, pos + 1, events)
         if c == "{" or c == "[":
+            if self._max_depth is not None and len(stack) >= self._max_depth:
+                raise self._fail(
+                    self._base + pos, f"nested too deeply (more than {self._max_depth} levels of arrays and objects)"
+                )
             is_object = c == "{"
             container: Any = {} if is_object else []
             self._attach(container)
@@ -505,7 +518,7 @@ class JsonEventParser:
     def _key(self, text: str, pos: int, events: list[Event]) -> int:
         match = _KEY.match(text, pos)
         if match is not None:
-            self._key_done(match.group(1), events)
+            self._key_done(match.group(1), events, pos)
             if match.lastindex == 2:  # the colon came too
                 self._state = _VALUE
             return match.end()
@@ -588,7 +601,7 @@ class JsonEventParser:
         s = parts[0] if len(parts) == 1 else "".join(parts)
         self._parts = []
         if self._is_key:
-            self._key_done(s, events)
+            self._key_done(s, events, None)
             return
         self._dirty = False
         container, key = self._target
@@ -609,10 +622,14 @@ class JsonEventParser:
         else:
             container[key] = s
 
-    def _key_done(self, key: str, events: list[Event]) -> None:
+    def _key_done(self, key: str, events: list[Event], pos: int | None) -> None:
         top = self._stack[-1]
         path = (*top.path, key)
         if key in top.container:
+            if self._unique:
+                where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in top.path)
+                offset = self._base + pos if pos is not None else self._base
+                raise self._fail(offset, f"duplicate key {key!r} in the object at ${where}")
             self._stick(path, top.container[key])
         top.key = key
         top.member = path

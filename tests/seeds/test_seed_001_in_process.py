@@ -454,15 +454,6 @@ def test_error_handling_sample_around_a_structured_call(
         assert caught.value.status_code == int(case)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG (instructor_az/_run.py:369, `raise final.error from None`): re-raising the SDK's error from "
-    "None sets its __cause__ to None (and its __context__ to the internal _Final), so the reference's "
-    "`print(e.__cause__)  # an underlying Exception, likely raised within httpx` prints None for a "
-    "structured call (with response_model=None it prints the httpx error); docs/errors.md shows the same "
-    "print. Fix: re-raise the SDK's exception without `from None` (e.g. `raise final.error` with the "
-    "traceback, or keep and restore its __cause__ / __suppress_context__).",
-)
 @pytest.mark.parametrize("stream", [False, True])
 def test_connection_error_of_a_structured_call_keeps_its_cause(
     emulator: Emulator, stream: bool, capsys: pytest.CaptureFixture[str]

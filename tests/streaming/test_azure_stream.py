@@ -557,13 +557,6 @@ async def test_async_break_closes_the_response(paced: tuple[Emulator, PacedBacke
     assert len(emulator.requests) == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG (instructor_az/_run.py, stream_async): aclose() on the stream closes only the outer async "
-    "generator; the inner _drive_async generator, which holds the SDK stream, is left to the event loop's "
-    "asyncgen finalizer, so the HTTP response is still open when aclose() returns (docs/streaming.md: "
-    "closing the generator closes the HTTP response). Fix: iterate it under contextlib.aclosing(...).",
-)
 @pytest.mark.parametrize("kind", KINDS)
 async def test_async_aclosing_closes_the_response_at_once(
     paced: tuple[Emulator, PacedBackend], kind: str

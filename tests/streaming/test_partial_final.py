@@ -25,13 +25,6 @@ MESSAGES = [{"role": "user", "content": "Tell me about Ada Lovelace."}]
 STREAMED_MODES = [Mode.TOOLS, Mode.TOOLS_STRICT, Mode.JSON, Mode.JSON_SCHEMA, Mode.MD_JSON]
 SPELLINGS = ["create_partial", "Partial[M]", "M stream=True"]
 
-# The final object gets its accessors once `streaming._consume.final_value` passes the validated value
-# through `streaming._assemble.finished` (the one line that wires it is not in this change).
-needs_final_wiring = pytest.mark.xfail(
-    strict=True, reason="final_value in streaming/_consume.py does not call _assemble.finished yet"
-)
-
-
 @pytest.fixture
 def azure_emulator() -> Iterator[Emulator]:
     """The scripted emulator answering in 4-character deltas: many partials per small object."""
@@ -125,7 +118,6 @@ def check_last(items: list[Any]) -> None:
     assert last._checked is True  # the model validator ran
 
 
-@needs_final_wiring
 @pytest.mark.parametrize("spelling", SPELLINGS)
 @pytest.mark.parametrize("mode", STREAMED_MODES, ids=str)
 def test_sync_last_object_reports_every_field_complete_and_is_the_validated_model(
@@ -140,7 +132,6 @@ def test_sync_last_object_reports_every_field_complete_and_is_the_validated_mode
     assert len(azure_emulator.requests) == 1
 
 
-@needs_final_wiring
 @pytest.mark.parametrize("spelling", SPELLINGS)
 @pytest.mark.parametrize("mode", STREAMED_MODES, ids=str)
 async def test_async_last_object_reports_every_field_complete_and_is_the_validated_model(
@@ -155,7 +146,6 @@ async def test_async_last_object_reports_every_field_complete_and_is_the_validat
     assert len(azure_emulator.requests) == 1
 
 
-@needs_final_wiring
 def test_last_object_after_a_reask_reports_every_field_complete(
     azure_emulator: Emulator, azure_openai_client: AzureOpenAI
 ) -> None:
@@ -170,7 +160,6 @@ def test_last_object_after_a_reask_reports_every_field_complete(
     assert last == EXPECTED
 
 
-@needs_final_wiring
 def test_last_object_pickles_and_copies_with_its_accessors(
     azure_emulator: Emulator, azure_openai_client: AzureOpenAI
 ) -> None:
