@@ -358,3 +358,24 @@ async def test_the_walk_finds_a_credential_where_one_is_left(setup: Setup) -> No
         await resolve(raw.chat.completions.create(model="gpt-4o", messages=MESSAGES))
     with pytest.raises(AssertionError, match="a credential is reachable at"):
         assert_unreachable(caught.value, "error")
+
+
+@pytest.mark.parametrize("call", ["create", "create_partial"])
+async def test_the_error_hook_sees_the_error_already_scrubbed(
+    setup: Setup, credential: str, call: str
+) -> None:
+    """Redaction happens before `completion:error` fires: a handler that ships the error somewhere
+    (a tracker, a log) at that moment never has the credential."""
+    seen: list[dict[str, Any]] = []
+    setup.client.on(
+        "completion:error", lambda exc: seen.append({k: v for k, v in exc.request.headers.items()})
+    )
+    setup.emulator.api_keys = ("another-key",)
+    setup.emulator.bearer_tokens = frozenset({"another-token"})
+    with pytest.raises(openai.AuthenticationError):
+        await CALLS[call](setup)
+    (headers,) = seen
+    name = "api-key" if credential == "api-key" else "authorization"
+    assert headers[name] == REDACTED
+    assert headers["ocp-apim-subscription-key"] == REDACTED
+    assert headers["content-type"] == "application/json"  # other headers are left as they were
