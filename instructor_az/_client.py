@@ -254,7 +254,8 @@ class Instructor(_Base[OpenAI]):
         """Partial `response_model` objects as the answer streams in, then the validated object.
 
         The partial object is the same instance, updated in place (`partial.is_complete("field")` tells
-        which fields are final); the last item is the complete, validated `response_model`.
+        which fields are final); the last item is the complete, validated `response_model` (a new
+        object, with the same accessors, every field complete).
         """
         model = partial_target(response_model) or response_model
         return self._stream(model, "partial", max_retries, context, validation_context, kwargs)

@@ -16,11 +16,16 @@ InstructorError
 Transport and HTTP errors are the openai SDK's own (`openai.RateLimitError`, `AuthenticationError`,
 `APIConnectionError`, `APIStatusError`, ...) and surface unchanged: the SDK retries them, not us.
 No message, repr or attribute here holds an API key or a bearer token: errors carry completions and
-response bodies, never request headers.
+response bodies, and the SDK errors we raise (or build on, like `PromptFilterError`) have the
+credential headers of their HTTP request replaced by `<redacted>` first (see `_redact`).
+Bad arguments (a data dict as `response_model`, malformed `messages`, a tenacity policy with a None
+strategy, a non-mapping `context`, a non-callable hook handler) are `ConfigurationError`s raised before
+any request (see `_inputs`).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -46,21 +51,40 @@ class SchemaError(ConfigurationError):
 
 @dataclass(frozen=True)
 class Usage:
-    """Token usage, summed over attempts."""
+    """Token usage, summed over attempts.
+
+    Azure reports usage per request, but not always: a stream stopped early (its answer already
+    failed validation, so it is re-asked without reading the rest) never gets to the usage chunk, and
+    a stream without `stream_options={"include_usage": True}` has none. Such a request's tokens are
+    estimated (about 4 characters a token, prompt and answer) rather than counted as 0, and
+    `estimated_requests` says how many requests the figures estimate; `estimated` is True if any.
+    """
 
     prompt_tokens: int = 0
     completion_tokens: int = 0
     total_tokens: int = 0
+    estimated_requests: int = 0
+
+    @property
+    def estimated(self) -> bool:
+        """Whether some of the figures are estimates (see `estimated_requests`)."""
+        return self.estimated_requests > 0
+
+    def __str__(self) -> str:
+        shown = f"{self.total_tokens} tokens ({self.prompt_tokens} prompt, {self.completion_tokens} completion)"
+        return shown + _estimate_note(self)
 
     def __add__(self, other: Usage) -> Usage:
         return Usage(
             self.prompt_tokens + other.prompt_tokens,
             self.completion_tokens + other.completion_tokens,
             self.total_tokens + other.total_tokens,
+            self.estimated_requests + other.estimated_requests,
         )
 
     @classmethod
     def of(cls, completion: Any) -> Usage:
+        """What the completion reports (zero when it reports nothing; see `reported`)."""
         usage = getattr(completion, "usage", None)
         if usage is None:
             return cls()
@@ -69,6 +93,36 @@ class Usage:
             int(getattr(usage, "completion_tokens", 0) or 0),
             int(getattr(usage, "total_tokens", 0) or 0),
         )
+
+    @classmethod
+    def reported(cls, completion: Any, request: Mapping[str, Any]) -> Usage:
+        """What Azure reported for `completion`, or an estimate from `request` and the answer text."""
+        if getattr(completion, "usage", None) is not None:
+            return cls.of(completion)
+        prompt = _estimate_tokens(request.get("messages"), request.get("tools"), request.get("response_format"))
+        answer: list[Any] = []
+        for choice in getattr(completion, "choices", None) or ():
+            message = getattr(choice, "message", None)
+            answer.append(getattr(message, "content", None) or "")
+            for call in getattr(message, "tool_calls", None) or ():
+                function = getattr(call, "function", None)
+                answer.append(getattr(function, "name", "") or "")
+                answer.append(getattr(function, "arguments", "") or "")
+        text = "".join(str(a) for a in answer)
+        completion_tokens = (len(text) + 3) // 4
+        return cls(prompt, completion_tokens, prompt + completion_tokens, 1)
+
+
+def _estimate_note(usage: Usage) -> str:
+    if not usage.estimated_requests:
+        return ""
+    plural = "s" if usage.estimated_requests != 1 else ""
+    return f", estimated for {usage.estimated_requests} request{plural} Azure did not report"
+
+
+def _estimate_tokens(*parts: Any) -> int:
+    text = "".join(json.dumps(p, default=str) for p in parts if p is not None)
+    return (len(text) + 3) // 4
 
 
 class ResponseParseError(InstructorError):
@@ -118,7 +172,7 @@ class InstructorRetryException(InstructorError):
         self.last_completion = self.attempts[-1].completion if self.attempts else None
         lines = [
             f"{self.n_attempts} attempt{'s' if self.n_attempts != 1 else ''} to get a valid {response_model_name} "
-            f"failed ({total_usage.total_tokens} tokens used):"
+            f"failed ({total_usage.total_tokens} tokens used{_estimate_note(total_usage)}):"
         ]
         for attempt in self.attempts:
             lines.append(f"  attempt {attempt.number}: {_brief(attempt.exception)}")
@@ -251,11 +305,20 @@ class PromptFilterError(ContentFilterError, BadRequestError):
 class IncompleteOutputException(AzureResponseError):
     """The answer stopped at the token limit (`finish_reason: "length"`); `partial_text` is what came."""
 
-    def __init__(self, *, partial_text: str, completion: Any = None, usage: Usage | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        partial_text: str,
+        completion: Any = None,
+        usage: Usage | None = None,
+        answer_usage: Usage | None = None,
+    ) -> None:
         self.partial_text = partial_text
-        used = Usage.of(completion).completion_tokens if completion is not None else 0
+        # The cut-off answer's own tokens: Azure's count, or an estimate when a stream reported none.
+        answer = answer_usage if answer_usage is not None else Usage.of(completion)
+        used = f"{answer.completion_tokens} completion tokens" + (", estimated" if answer.estimated else "")
         super().__init__(
-            f"The answer was cut off at the token limit ({used} completion tokens) before the JSON was complete. "
+            f"The answer was cut off at the token limit ({used}) before the JSON was complete. "
             "Raise max_tokens (or max_completion_tokens), or ask for less.",
             completion=completion,
             usage=usage,

@@ -9,16 +9,18 @@ import json
 import re
 import threading
 import typing
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from ._answer_json import load_answer
 from ._errors import ConfigurationError, RefusalError, ResponseParseError
 from ._mode import Mode
 from ._schema import StrictSchema, strict_schema
-from ._targets import ListTarget, ModelTarget, Target, make_target, pydantic_errors
+from ._targets import ListTarget, ModelTarget, SchemaTarget, Target, make_target, pydantic_errors
 from .dsl._multimodal import to_content_parts
 
 JSON = dict[str, Any]
@@ -105,8 +107,9 @@ class Plan:
         if "messages" not in kwargs:
             raise ConfigurationError("messages= is required")
         messages = kwargs["messages"]
-        if not isinstance(messages, Sequence) or isinstance(messages, (str, bytes)):
-            raise ConfigurationError("messages= must be a list of message dicts")
+        from ._inputs import check_messages  # here, not at the top: this method is all _inputs adds
+
+        check_messages(messages)
         request = dict(kwargs)
         request.update(self.fragment)
         messages = to_content_parts(messages)
@@ -126,7 +129,13 @@ class Plan:
             if found:
                 if self.mode is not Mode.PARALLEL_TOOLS:
                     wanted = [f for f in found if f[0] == self.name]
-                    return wanted[:1] or found[:1]
+                    if not wanted:
+                        called = ", ".join(f"`{f[0]}`" for f in found)
+                        raise ResponseParseError(
+                            f"the model called {called}, not the function `{self.name}` it was asked to call",
+                            text=found[0][1],
+                        )
+                    return wanted[:1]
                 return found
             if self.mode is Mode.PARALLEL_TOOLS:  # text cannot say which tool it answers for
                 raise ResponseParseError(
@@ -164,14 +173,29 @@ class Plan:
         return self._validate(self.target, pairs[0][1], context)
 
     def _validate(self, target: Target, text: str, context: Mapping[str, Any] | None) -> Any:
+        # One reading of JSON for every path (see `_answer_json`): no NaN, no repeated key, bounded depth.
+        obj = load_answer(text)
         if self.strict is not None and self.strict.nullable_added:
-            try:
-                obj = json.loads(text)
-            except ValueError as exc:
-                raise ResponseParseError(f"the answer is not valid JSON: {exc}", text=text) from None
             _drop_added_nulls(obj, self.strict.schema, "$", self.strict)
             return target.validate_object(obj, context)
+        if isinstance(target, SchemaTarget):
+            return target.validate_object(obj, context)
         return target.validate_text(text, context)
+
+    def drop_added_nulls(self, obj: Any, path: str = "$") -> Any:
+        """`obj` (the answer at schema path `path`) without the nulls only the strict transform allowed.
+
+        Streamed items go through this too, so a streamed answer is judged as the same answer sent at once.
+        """
+        if self.strict is not None and self.strict.nullable_added:
+            node: Any = self.strict.schema
+            for step in path.removeprefix("$").replace("[*]", ".[*]").split("."):
+                if not step or not isinstance(node, Mapping):
+                    continue
+                node = node.get("items") if step == "[*]" else (node.get("properties") or {}).get(step)
+            if isinstance(node, Mapping):
+                _drop_added_nulls(obj, node, path, self.strict)
+        return obj
 
     # --- re-asking --------------------------------------------------------------------------------
 
@@ -181,14 +205,25 @@ class Plan:
         return " or ".join(f"`{name}`" for name in names)
 
     def _recall(self, called: str) -> str:
-        if self.mode is Mode.PARALLEL_TOOLS and called not in self.tools:
+        offered = self.tools if self.mode is Mode.PARALLEL_TOOLS else (self.name,)
+        if called not in offered:
             return f"`{called}` is not a function you can call; call {self._offered()} instead."
         return f"Recall the function `{called}` with the errors fixed."
 
-    def reask_messages(self, completion: Any, error: BaseException) -> list[JSON]:
-        """The messages that show the model its last answer and what was wrong with it."""
+    def reask_messages(self, completion: Any, error: BaseException, *, accepted: int = 0) -> list[JSON]:
+        """The messages that show the model its last answer and what was wrong with it.
+
+        `accepted`: items of an iterable already taken from earlier answers of a stream; the model is
+        asked for the items after them only.
+        """
         message = _message(completion)
         errors = format_errors(error)
+        if accepted:
+            taken = "Item 1 of the list was" if accepted == 1 else f"Items 1 to {accepted} of the list were"
+            errors += (
+                f"\n{taken} accepted already: do not send them again. Answer with the items after them "
+                f"only, starting from item {accepted + 1}."
+            )
         calls = (message.tool_calls or []) if self.mode.is_tools else []
         if calls:
             assistant: JSON = {
@@ -232,35 +267,37 @@ def _drop_added_nulls(obj: Any, schema: Mapping[str, Any], path: str, strict: St
     """Remove nulls the strict transform allowed only to make optional properties required.
 
     Walks the answer alongside the sent schema; `path` names the schema node as `StrictSchema`
-    records it (`$`, `$.meta`, `$.tags[*]`, `$defs.Name`, `$.x.anyOf[0]`).
+    records it (`$`, `$.meta`, `$.tags[*]`, `$defs.Name`, `$.x.anyOf[0]`). An explicit stack, not
+    recursion: the answer's depth is the model's to choose.
     """
-    ref = schema.get("$ref")
-    if isinstance(ref, str) and ref.startswith("#/$defs/"):
-        name = ref.split("/")[-1]
-        definition = (strict.schema.get("$defs") or {}).get(name)
-        if isinstance(definition, Mapping):
-            _drop_added_nulls(obj, definition, f"$defs.{name}", strict)
-        return
-    if ref == "#":
-        _drop_added_nulls(obj, strict.schema, "$", strict)
-        return
-    if isinstance(obj, dict):
-        added = strict.nullable_added.get(path, frozenset())
-        for name in [k for k, v in obj.items() if v is None and k in added]:
-            del obj[name]
-        properties = schema.get("properties") or {}
-        for key, value in obj.items():
-            if key in properties:
-                _drop_added_nulls(value, properties[key], f"{path}.{key}", strict)
-    elif isinstance(obj, list):
-        items = schema.get("items")
-        if isinstance(items, Mapping):
-            for value in obj:
-                _drop_added_nulls(value, items, f"{path}[*]", strict)
-    if isinstance(obj, (dict, list)):
-        for i, branch in enumerate(schema.get("anyOf") or []):
-            if isinstance(branch, Mapping) and branch.get("type") != "null":
-                _drop_added_nulls(obj, branch, f"{path}.anyOf[{i}]", strict)
+    definitions = strict.schema.get("$defs") or {}
+    todo: list[tuple[Any, Mapping[str, Any], str]] = [(obj, schema, path)]
+    while todo:
+        obj, schema, path = todo.pop()
+        ref = schema.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/$defs/"):
+            name = ref.split("/")[-1]
+            definition = definitions.get(name)
+            if isinstance(definition, Mapping):
+                todo.append((obj, definition, f"$defs.{name}"))
+            continue
+        if ref == "#":
+            todo.append((obj, strict.schema, "$"))
+            continue
+        if isinstance(obj, dict):
+            added = strict.nullable_added.get(path, frozenset())
+            for name in [k for k, v in obj.items() if v is None and k in added]:
+                del obj[name]
+            properties = schema.get("properties") or {}
+            todo.extend((v, properties[k], f"{path}.{k}") for k, v in obj.items() if k in properties)
+        elif isinstance(obj, list):
+            items = schema.get("items")
+            if isinstance(items, Mapping):
+                todo.extend((v, items, f"{path}[*]") for v in obj)
+        if isinstance(obj, (dict, list)):
+            for i, branch in enumerate(schema.get("anyOf") or []):
+                if isinstance(branch, Mapping) and branch.get("type") != "null":
+                    todo.append((obj, branch, f"{path}.anyOf[{i}]"))
 
 
 def _with_system(messages: Sequence[Any], instruction: str) -> list[Any]:
@@ -352,20 +389,29 @@ def _compile(response_model: Any, mode: Mode) -> Plan:
     raise ConfigurationError(f"unsupported mode {mode!r}")  # pragma: no cover
 
 
-_cache: dict[Any, Plan] = {}
+#: Plans kept at most (least recently used dropped first). A plan costs a few KB; a fixed set of
+#: response models never reaches the bound, schemas built per call (dynamic models, dict schemas) do.
+PLAN_CACHE_SIZE = 512
+_cache: OrderedDict[Any, Plan] = OrderedDict()
 _cache_lock = threading.Lock()
 
 
 def compile_plan(response_model: Any, mode: Mode) -> Plan:
-    """The plan for `(response_model, mode)`, compiled once and cached."""
+    """The plan for `(response_model, mode)`, compiled once and cached (LRU, `PLAN_CACHE_SIZE` plans)."""
     try:
         key: Any = (response_model, mode)
         hash(key)
     except TypeError:
         key = ("schema", json.dumps(response_model, sort_keys=True, default=str), mode)
-    plan = _cache.get(key)
-    if plan is None:
-        plan = _compile(response_model, mode)
-        with _cache_lock:
-            _cache.setdefault(key, plan)
+    with _cache_lock:
+        plan = _cache.get(key)
+        if plan is not None:
+            _cache.move_to_end(key)
+            return plan
+    plan = _compile(response_model, mode)
+    with _cache_lock:
+        plan = _cache.setdefault(key, plan)
+        _cache.move_to_end(key)
+        while len(_cache) > PLAN_CACHE_SIZE:
+            _cache.popitem(last=False)
     return plan

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import copy
 import inspect
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Generator, Iterator, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -37,7 +38,9 @@ from ._errors import (
     Usage,
 )
 from ._hooks import Hooks, log
+from ._inputs import check_policy
 from ._plan import Plan
+from ._redact import scrub
 from .streaming._consume import StreamConsumer, StreamKind, final_value
 
 JSON = dict[str, Any]
@@ -57,6 +60,7 @@ def retrying_for(max_retries: int | Retrying | AsyncRetrying) -> Retrying | Asyn
                 f"max_retries must be at least 1 (the number of attempts), got {max_retries}"
             )
         return _default_policy(max_retries)
+    check_policy(max_retries)
     return max_retries
 
 
@@ -126,7 +130,7 @@ class Attempts:
         self.attempts: list[Attempt] = []
         self.usage = Usage()
         self.last_completion: Any = None
-        #: items an iterable stream has yielded so far, by position (kept across re-asks)
+        #: items an iterable stream has yielded so far, over all attempts (a re-ask asks for the rest)
         self.yielded_items: list[Any] = []
 
     def next_request(self, **extra: Any) -> JSON:
@@ -137,26 +141,28 @@ class Attempts:
         return request
 
     def request_failed(self, exc: BaseException) -> BaseException:
-        """The error to raise for a failed request (the SDK's own, or a prompt `ContentFilterError`)."""
+        """The error to raise for a failed request (the SDK's own, or a prompt `ContentFilterError`),
+        with the credentials in its HTTP request (and its cause / context) redacted first."""
+        scrub(exc)
         if self.hooks:
             self.hooks.emit("completion:error", exc)
         if isinstance(exc, BadRequestError):
             filtered = prompt_filter_error(exc)
             if filtered is not None:
                 filtered.usage = self.usage
-                return filtered
+                return scrub(filtered)
         return exc
 
     def receive(self, completion: Any) -> Any:
         """Validate a completion: the value, or raise (re-askable validation error, or final error)."""
         self.last_completion = completion
-        usage = Usage.of(completion)
+        usage = Usage.reported(completion, self.request)
         self.usage = self.usage + usage
         if self.hooks:
             self.hooks.emit("completion:response", completion)
         number = len(self.attempts) + 1
         try:
-            self._azure_checks(completion)
+            self._azure_checks(completion, usage)
             value = self.plan.parse(completion, self.context)
         except REASKABLE as exc:
             self.reject(completion, exc, usage=usage)
@@ -177,17 +183,17 @@ class Attempts:
 
     def reject(self, completion: Any, exc: BaseException, *, usage: Usage | None = None) -> None:
         """Record a failed answer and extend the conversation with the re-ask (also mid-stream)."""
-        if usage is None:  # a stream stopped early: count what it reported, if anything
-            usage = Usage.of(completion)
+        if usage is None:  # a stream stopped early: Azure's usage chunk never came, so it is estimated
+            usage = Usage.reported(completion, self.request)
             self.usage = self.usage + usage
             self.last_completion = completion
         self.attempts.append(Attempt(len(self.attempts) + 1, completion, exc, usage))
         if self.hooks:
             self.hooks.emit("parse:error", exc)
-        reask = self.plan.reask_messages(completion, exc)
+        reask = self.plan.reask_messages(completion, exc, accepted=len(self.yielded_items))
         self.request = {**self.request, "messages": [*self.request["messages"], *reask]}
 
-    def _azure_checks(self, completion: Any) -> None:
+    def _azure_checks(self, completion: Any, usage: Usage) -> None:
         choices = getattr(completion, "choices", None) or []
         if not choices:
             return
@@ -207,6 +213,7 @@ class Attempts:
                 partial_text=choice.message.content or _arguments(choice.message),
                 completion=completion,
                 usage=self.usage,
+                answer_usage=usage,
             )
 
     def last_attempt(self, last: BaseException | None) -> None:
@@ -316,7 +323,7 @@ def _stream(state: Attempts, kind: StreamKind) -> Generator[_Op, Any, Any]:
     except Exception as exc:
         raise _Final(state.request_failed(exc)) from exc
     consumer = StreamConsumer(state.plan, kind, state.context)
-    position = 0  # of this attempt's items
+    continuation = Continuation(state.yielded_items) if kind == "iterable" else None
     try:
         while True:
             try:
@@ -330,20 +337,14 @@ def _stream(state: Attempts, kind: StreamKind) -> Generator[_Op, Any, Any]:
             except REASKABLE as exc:
                 state.reject(consumer.completion(), exc)  # stop reading: the answer is already wrong
                 raise
+            if continuation is not None:
+                found = continuation.take(found)
             for item in found:
-                if kind == "iterable":
-                    # A re-asked answer usually repeats the items that passed before the rejected one:
-                    # an item equal to the one already yielded at its position is not yielded again.
-                    seen = state.yielded_items
-                    position += 1
-                    if position <= len(seen) and seen[position - 1] == item:
-                        continue
-                    if position <= len(seen):
-                        seen[position - 1] = item
-                    else:
-                        seen.append(item)
                 yield _Emit(item)
         value = state.receive(consumer.completion())
+        if continuation is not None:
+            for item in continuation.finish():
+                yield _Emit(item)
     except GeneratorExit:
         raise  # the caller stopped; the driver closes the response
     except BaseException:
@@ -355,6 +356,53 @@ def _stream(state: Attempts, kind: StreamKind) -> Generator[_Op, Any, Any]:
     return value
 
 
+class Continuation:
+    """The items of one streamed attempt at an iterable, given the items earlier attempts yielded.
+
+    A re-ask after items were yielded asks the model for the items after them only ("items 1..k were
+    accepted, continue from item k+1"). Models do not always comply: some send the whole list again,
+    some start a few items back. So an answer that opens by repeating the last accepted items (the
+    longest such overlap) has that repeat skipped, and the items after it are yielded: no item is
+    yielded twice, none is dropped. While the opening items could still be such a repeat they are held
+    back (at most k of them). The one ambiguity: an answer whose genuinely new first items equal the
+    last accepted ones is read as a repeat.
+    """
+
+    def __init__(self, accepted: list[Any]) -> None:
+        self.accepted = accepted  # shared with the call's state: what has been yielded, all attempts
+        self.start = len(accepted)
+        self.held: list[Any] = []
+        # Overlap lengths j still possible: accepted[-j:] could be what the answer opens with.
+        self.candidates: list[int] | None = list(range(1, self.start + 1)) if self.start else None
+
+    def take(self, items: list[Any]) -> list[Any]:
+        out: list[Any] = []
+        for item in items:
+            if self.candidates is None:
+                out.append(item)
+                continue
+            m = len(self.held)  # this item's index in the answer
+            self.held.append(item)
+            k = self.start
+            self.candidates = [j for j in self.candidates if m >= j or self.accepted[k - j + m] == item]
+            if all(j <= m + 1 for j in self.candidates):  # nothing pending: decide now
+                out.extend(self._release())
+        self.accepted.extend(out)
+        return out
+
+    def finish(self) -> list[Any]:
+        """At the end of the answer: whatever is still held back."""
+        out = self._release() if self.candidates is not None else []
+        self.accepted.extend(out)
+        return out
+
+    def _release(self) -> list[Any]:
+        held, candidates = self.held, self.candidates or []
+        overlap = max((j for j in candidates if j <= len(held)), default=0)
+        self.candidates, self.held = None, []
+        return held[overlap:]
+
+
 def _call(
     state: Attempts, policy: Retrying | AsyncRetrying, attempt: Callable[[], Generator[_Op, Any, Any]]
 ) -> Generator[_Op, Any, Any]:
@@ -363,10 +411,11 @@ def _call(
     while True:
         if policy.before is not None:
             yield _Invoke(policy.before, retry_state)
+        failed: BaseException | None = None
         try:
             return (yield from attempt())
         except _Final as final:
-            raise final.error from None
+            failed = final.error
         except REASKABLE as exc:
             retry_state.set_exception((type(exc), exc, exc.__traceback__))
             if not (yield _Invoke(policy.retry, retry_state)):
@@ -389,6 +438,10 @@ def _call(
             if seconds > 0:
                 yield _Sleep(seconds)
             retry_state.prepare_for_next_attempt()
+        if failed is not None:
+            # Raised outside the `except`: the SDK's error keeps its own __cause__ (the httpx error
+            # of a connection failure) and gets no __context__ from the protocol's plumbing.
+            raise failed
 
 
 def _wait_for(awaitable: Awaitable[Any]) -> Any:
@@ -405,7 +458,7 @@ def _wait_for(awaitable: Awaitable[Any]) -> Any:
         return pool.submit(asyncio.run, wrapped()).result()
 
 
-def _drive_sync(protocol: Generator[_Op, Any, Any], create: Callable[..., Any]) -> Iterator[Any]:
+def _drive_sync(protocol: Generator[_Op, Any, Any], create: Callable[..., Any]) -> Generator[Any, None, None]:
     """Perform the protocol's operations with a sync client; yields emitted items, then `_Done`."""
     streams: list[Any] = []
     result: Any = None
@@ -444,7 +497,9 @@ def _drive_sync(protocol: Generator[_Op, Any, Any], create: Callable[..., Any]) 
         protocol.close()
 
 
-async def _drive_async(protocol: Generator[_Op, Any, Any], create: Callable[..., Any]) -> AsyncIterator[Any]:
+async def _drive_async(
+    protocol: Generator[_Op, Any, Any], create: Callable[..., Any]
+) -> AsyncGenerator[Any, None]:
     """The same operations with an async client (and tenacity callbacks awaited when they are async)."""
     streams: list[Any] = []
     result: Any = None
@@ -501,14 +556,18 @@ def stream_sync(
     create: Callable[..., Any], state: Attempts, policy: Retrying | AsyncRetrying, kind: StreamKind
 ) -> Iterator[Any]:
     """Partial objects or complete items as the answer streams in; closing it closes the response."""
-    for item in _drive_sync(_call(state, policy, lambda: _stream(state, kind)), create):
-        if not isinstance(item, _Done):
-            yield item
+    with contextlib.closing(_drive_sync(_call(state, policy, lambda: _stream(state, kind)), create)) as items:
+        for item in items:
+            if not isinstance(item, _Done):
+                yield item
 
 
 async def stream_async(
     create: Callable[..., Any], state: Attempts, policy: Retrying | AsyncRetrying, kind: StreamKind
 ) -> AsyncIterator[Any]:
-    async for item in _drive_async(_call(state, policy, lambda: _stream(state, kind)), create):
-        if not isinstance(item, _Done):
-            yield item
+    # Closed here, not by the loop's async-generator finalizer: aclose() on this stream closes the
+    # HTTP response before it returns.
+    async with contextlib.aclosing(_drive_async(_call(state, policy, lambda: _stream(state, kind)), create)) as items:
+        async for item in items:
+            if not isinstance(item, _Done):
+                yield item

@@ -12,9 +12,9 @@ import pytest
 from pydantic import BaseModel, Field, model_validator
 from validation_kit import collect, resolve
 
-from instructor_az import InstructorRetryException, Mode, ResponseParseError
+from instructor_az import IncompleteOutputException, InstructorRetryException, Mode, ResponseParseError
 from instructor_az._answer_json import MAX_ANSWER_DEPTH
-from instructor_az.emulator import Emulator, Reply, ToolCall
+from instructor_az.emulator import Emulator, Fault, Reply, ToolCall
 
 Make = Any  # the `make` fixture (conftest): make(mode) -> a wrapped client, sync or async
 
@@ -364,3 +364,16 @@ async def test_estimated_and_reported_usage_are_told_apart(make: Make, azure_emu
     total = caught.value.total_usage
     assert total.estimated_requests == 1
     assert total.total_tokens == first.usage.total_tokens + reported.total_tokens
+
+
+async def test_a_streamed_answer_cut_off_without_usage_reports_its_estimated_tokens(
+    make: Make, azure_emulator: Emulator
+) -> None:
+    azure_emulator.inject(Fault.length(after_chars=12))
+    azure_emulator.scripted.push(answer(Mode.TOOLS, json.dumps({"name": "John " * 10, "age": 30})))
+    with pytest.raises(IncompleteOutputException) as caught:
+        await collect(make(Mode.TOOLS).chat.completions.create_partial(model="gpt-4o", response_model=User, messages=MESSAGES))
+    assert caught.value.usage.estimated_requests == 1
+    # 12 characters of arguments and the function's name, about 4 characters a token
+    assert caught.value.usage.completion_tokens == (12 + len("User") + 3) // 4
+    assert "(4 completion tokens, estimated)" in str(caught.value)
