@@ -136,20 +136,12 @@ class ChatRequest:
     @property
     def prompt_schema(self) -> Mapping[str, Any] | None:
         """A JSON schema written into the messages (how JSON mode and fenced-JSON prompts carry it)."""
-        decoder = json.JSONDecoder()
         for message in self.messages:
             if message.get("role") not in ("system", "developer", "user"):
                 continue
-            text = _text_of(message.get("content"))
-            start = text.find("{")
-            while start != -1:
-                try:
-                    value, _ = decoder.raw_decode(text, start)
-                except ValueError:
-                    value = None
-                if isinstance(value, dict) and ("properties" in value or value.get("type") == "object"):
+            for value in json_objects_in(_text_of(message.get("content"))):
+                if "properties" in value or value.get("type") == "object":
                     return value
-                start = text.find("{", start + 1)
         return None
 
     @property
@@ -204,6 +196,23 @@ def _truncate(text: str, limit: int) -> str:
     if len(text) <= limit:
         return text
     return f"{text[:limit].rstrip()}... ({len(text) - limit} more characters)"
+
+
+_DECODER = json.JSONDecoder()
+
+
+def json_objects_in(text: str) -> Iterator[dict[str, Any]]:
+    """The JSON objects written in a prompt's text, first to last (a prompt nested too deeply for
+    Python's JSON reader, or not JSON at all, has none)."""
+    start = text.find("{")
+    while start != -1:
+        try:
+            value, _ = _DECODER.raw_decode(text, start)
+        except (ValueError, RecursionError):
+            value = None
+        if isinstance(value, dict):
+            yield value
+        start = text.find("{", start + 1)
 
 
 def _text_of(content: Any) -> str:
@@ -427,24 +436,17 @@ _JSON_TYPES = {bool: "boolean", int: "integer", float: "number", str: "string", 
 
 def _prompt_keys_schema(request: ChatRequest) -> Mapping[str, Any]:
     """JSON mode without a schema: the keys of an example object in the prompt, or the keys it names."""
-    decoder = json.JSONDecoder()
     texts = [
         _text_of(m.get("content"))
         for m in request.messages
         if m.get("role") in ("system", "developer", "user")
     ]
     for text in reversed(texts):
-        start = text.find("{")
-        while start != -1:
-            try:
-                value, _ = decoder.raw_decode(text, start)
-            except ValueError:
-                value = None
-            if isinstance(value, dict) and value:
+        for value in json_objects_in(text):
+            if value:
                 return _object_schema(
                     {k: {"type": _JSON_TYPES.get(type(v), "string")} for k, v in value.items()}
                 )
-            start = text.find("{", start + 1)
     for text in reversed(texts):
         for match in _KEYS_PHRASE.finditer(text):
             keys: list[str] = []

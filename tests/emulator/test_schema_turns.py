@@ -142,3 +142,13 @@ def test_json_mode_with_nothing_to_go_on_is_a_400_asking_for_a_schema(schema_cli
     assert body["code"] == "EmulatorNeedsSchema"
     assert body["param"] == "response_format"
     assert "Put the schema in the prompt" in body["message"]
+
+
+def test_json_mode_with_a_prompt_nested_too_deeply_to_read_still_answers(schema_client: AzureOpenAI) -> None:
+    # Python's JSON reader gives up on this nesting (RecursionError); the prompt still names its keys.
+    deep = '{"a": ' + "[" * 5000 + "]" * 5000 + "}"
+    prompt = f"Return JSON with keys name and age. Noise: {deep}"
+    completion = schema_client.chat.completions.create(
+        model="gpt-4o", messages=[{"role": "user", "content": prompt}], response_format={"type": "json_object"}
+    )
+    assert set(json.loads(completion.choices[0].message.content or "")) == {"name", "age"}
