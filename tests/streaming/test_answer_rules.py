@@ -3,6 +3,7 @@ the same verdict and value on every text: one rule for streamed and non-streamed
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -16,8 +17,39 @@ from instructor_az.streaming import JsonParseError
 near_json = st.lists(
     st.sampled_from(
         [
-            *("{", "}", "[", "]", ",", ":", " ", '"', '"a"', '"b"', '"a": 1', '"[', '{"', "\\", "0", "1", "-", "."),
-            *("true", "null", "NaN", "Infinity", "-Infinity", "1e5", "\\ud83d", '"a": {', '"a": [', "[[[[", "]]]]"),
+            *(
+                "{",
+                "}",
+                "[",
+                "]",
+                ",",
+                ":",
+                " ",
+                '"',
+                '"a"',
+                '"b"',
+                '"a": 1',
+                '"[',
+                '{"',
+                "\\",
+                "0",
+                "1",
+                "-",
+                ".",
+            ),
+            *(
+                "true",
+                "null",
+                "NaN",
+                "Infinity",
+                "-Infinity",
+                "1e5",
+                "\\ud83d",
+                '"a": {',
+                '"a": [',
+                "[[[[",
+                "]]]]",
+            ),
         ]
     ),
     max_size=24,
@@ -66,7 +98,7 @@ def test_brackets_inside_strings_do_not_count_as_nesting() -> None:
 
 
 def test_the_errors_name_the_rule() -> None:
-    with pytest.raises(ResponseParseError, match="duplicate key 'k' in the object at \\$.a\\[0\\]"):
+    with pytest.raises(ResponseParseError, match=re.escape("duplicate key 'k' in the object at $.a[0]")):
         load_answer('{"a": [{"k": 1, "k": 2}]}')
     with pytest.raises(ResponseParseError, match="NaN and Infinity are not JSON"):
         load_answer("[1, NaN]")
