@@ -120,13 +120,22 @@ class Plan:
 
     # --- the answer -------------------------------------------------------------------------------
 
-    def answer_texts(self, completion: Any) -> list[tuple[str, str]]:
-        """(tool or schema name, JSON text) pairs found in the completion, per mode."""
+    def answer_texts(self, completion: Any, *, any_name: bool = False) -> list[tuple[str, str]]:
+        """(tool or schema name, JSON text) pairs found in the completion, per mode.
+
+        `any_name`: take the first call whatever function it names (a completion the caller got
+        elsewhere, read by `from_response`), instead of requiring the one this plan offered.
+        """
         message = _message(completion)
         if self.mode.is_tools:
-            calls = message.tool_calls or []
+            calls = getattr(message, "tool_calls", None) or []
             found = [(c.function.name, c.function.arguments) for c in calls if getattr(c, "function", None)]
+            legacy = getattr(message, "function_call", None)  # the deprecated `functions=` answer
+            if not found and legacy is not None and getattr(legacy, "arguments", None) is not None:
+                found = [(legacy.name, legacy.arguments)]
             if found:
+                if any_name and self.mode is not Mode.PARALLEL_TOOLS:
+                    return found[:1]
                 if self.mode is not Mode.PARALLEL_TOOLS:
                     wanted = [f for f in found if f[0] == self.name]
                     if not wanted:
@@ -137,6 +146,9 @@ class Plan:
                         )
                     return wanted[:1]
                 return found
+            refusal = getattr(message, "refusal", None)
+            if refusal:  # no call, a refusal: final, as in the JSON modes
+                raise RefusalError(refusal, completion=completion)
             if self.mode is Mode.PARALLEL_TOOLS:  # text cannot say which tool it answers for
                 raise ResponseParseError(
                     f"the model called none of the functions {self._offered()}", text=message.content
@@ -157,9 +169,19 @@ class Plan:
             return [(self.name, _json_text(content))]
         return [(self.name, content)]
 
-    def parse(self, completion: Any, context: Mapping[str, Any] | None) -> Any:
-        """The validated value in a completion; raises pydantic's `ValidationError` or `ResponseParseError`."""
-        pairs = self.answer_texts(completion)
+    def parse(
+        self,
+        completion: Any,
+        context: Mapping[str, Any] | None,
+        *,
+        any_name: bool = False,
+        strict: bool | None = None,
+    ) -> Any:
+        """The validated value in a completion; raises pydantic's `ValidationError` or `ResponseParseError`.
+
+        `any_name`: see `answer_texts`; `strict=True`: pydantic's strict mode (no type coercion).
+        """
+        pairs = self.answer_texts(completion, any_name=any_name)
         if self.mode is Mode.PARALLEL_TOOLS:
             out = []
             for name, text in pairs:
@@ -168,19 +190,21 @@ class Plan:
                     raise ResponseParseError(
                         f"the model called `{name}`, which is not one of {', '.join(self.tools)}", text=text
                     )
-                out.append(self._validate(target, text, context))
+                out.append(self._validate(target, text, context, strict))
             return out
-        return self._validate(self.target, pairs[0][1], context)
+        return self._validate(self.target, pairs[0][1], context, strict)
 
-    def _validate(self, target: Target, text: str, context: Mapping[str, Any] | None) -> Any:
+    def _validate(
+        self, target: Target, text: str, context: Mapping[str, Any] | None, strict: bool | None = None
+    ) -> Any:
         # One reading of JSON for every path (see `_answer_json`): no NaN, no repeated key, bounded depth.
         obj = load_answer(text)
         if self.strict is not None and self.strict.nullable_added:
             _drop_added_nulls(obj, self.strict.schema, "$", self.strict)
-            return target.validate_object(obj, context)
+            return target.validate_object(obj, context, strict=strict)
         if isinstance(target, SchemaTarget):
             return target.validate_object(obj, context)
-        return target.validate_text(text, context)
+        return target.validate_text(text, context, strict=strict)
 
     def drop_added_nulls(self, obj: Any, path: str = "$") -> Any:
         """`obj` (the answer at schema path `path`) without the nulls only the strict transform allowed.

@@ -41,6 +41,10 @@ def pydantic_errors(error: ValidationError) -> list[JSON]:
     ]
 
 
+def _ctx(context: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    return dict(context) if context is not None else None
+
+
 class Target:
     """A response model: the schema to send, and the value an answer text validates into."""
 
@@ -49,12 +53,17 @@ class Target:
     schema: JSON
     display_name: str
 
-    def validate_text(self, text: str, context: Mapping[str, Any] | None) -> Any:
+    def validate_text(
+        self, text: str, context: Mapping[str, Any] | None, *, strict: bool | None = None
+    ) -> Any:
+        """Validate an answer's JSON text; `strict=True` is pydantic's strict mode (no type coercion)."""
         raise NotImplementedError
 
-    def validate_object(self, obj: Any, context: Mapping[str, Any] | None) -> Any:
+    def validate_object(
+        self, obj: Any, context: Mapping[str, Any] | None, *, strict: bool | None = None
+    ) -> Any:
         """Validate an already-parsed JSON value (used after strict-mode null stripping)."""
-        return self.validate_text(json.dumps(obj), context)
+        return self.validate_text(json.dumps(obj), context, strict=strict)
 
 
 @dataclass
@@ -73,11 +82,15 @@ class ModelTarget(Target):
             f"Correctly extracted `{self.model.__name__}` with all the required parameters with correct types"
         )
 
-    def validate_text(self, text: str, context: Mapping[str, Any] | None) -> Any:
-        return self.model.model_validate_json(text, context=dict(context) if context is not None else None)
+    def validate_text(
+        self, text: str, context: Mapping[str, Any] | None, *, strict: bool | None = None
+    ) -> Any:
+        return self.model.model_validate_json(text, strict=strict, context=_ctx(context))
 
-    def validate_object(self, obj: Any, context: Mapping[str, Any] | None) -> Any:
-        return self.model.model_validate(obj, context=dict(context) if context is not None else None)
+    def validate_object(
+        self, obj: Any, context: Mapping[str, Any] | None, *, strict: bool | None = None
+    ) -> Any:
+        return self.model.model_validate(obj, strict=strict, context=_ctx(context))
 
 
 @dataclass
@@ -96,11 +109,15 @@ class AdapterTarget(Target):
         self.display_name = self.tp.__name__
         self.description = self.schema.get("description") or f"Correctly extracted `{self.tp.__name__}`"
 
-    def validate_text(self, text: str, context: Mapping[str, Any] | None) -> Any:
-        return self.adapter.validate_json(text, context=dict(context) if context is not None else None)
+    def validate_text(
+        self, text: str, context: Mapping[str, Any] | None, *, strict: bool | None = None
+    ) -> Any:
+        return self.adapter.validate_json(text, strict=strict, context=_ctx(context))
 
-    def validate_object(self, obj: Any, context: Mapping[str, Any] | None) -> Any:
-        return self.adapter.validate_python(obj, context=dict(context) if context is not None else None)
+    def validate_object(
+        self, obj: Any, context: Mapping[str, Any] | None, *, strict: bool | None = None
+    ) -> Any:
+        return self.adapter.validate_python(obj, strict=strict, context=_ctx(context))
 
 
 @dataclass
@@ -122,12 +139,16 @@ class WrappedTarget(Target):
         self.display_name = _type_name(self.tp)
         self.description = self.description or f"Correctly formatted and typed answer: {self.display_name}"
 
-    def validate_text(self, text: str, context: Mapping[str, Any] | None) -> Any:
-        value = self.wrapper.model_validate_json(text, context=dict(context) if context is not None else None)
+    def validate_text(
+        self, text: str, context: Mapping[str, Any] | None, *, strict: bool | None = None
+    ) -> Any:
+        value = self.wrapper.model_validate_json(text, strict=strict, context=_ctx(context))
         return getattr(value, self.field_name)
 
-    def validate_object(self, obj: Any, context: Mapping[str, Any] | None) -> Any:
-        value = self.wrapper.model_validate(obj, context=dict(context) if context is not None else None)
+    def validate_object(
+        self, obj: Any, context: Mapping[str, Any] | None, *, strict: bool | None = None
+    ) -> Any:
+        value = self.wrapper.model_validate(obj, strict=strict, context=_ctx(context))
         return getattr(value, self.field_name)
 
 
@@ -179,14 +200,19 @@ class SchemaTarget(Target):
         )
         self._validator = validator_cls(self.raw, format_checker=jsonschema.FormatChecker())
 
-    def validate_text(self, text: str, context: Mapping[str, Any] | None) -> Any:
+    def validate_text(
+        self, text: str, context: Mapping[str, Any] | None, *, strict: bool | None = None
+    ) -> Any:
         try:
             obj = json.loads(text)
         except ValueError as exc:
             raise ResponseParseError(f"the answer is not valid JSON: {exc}", text=text) from None
         return self.validate_object(obj, context)
 
-    def validate_object(self, obj: Any, context: Mapping[str, Any] | None) -> Any:
+    def validate_object(
+        self, obj: Any, context: Mapping[str, Any] | None, *, strict: bool | None = None
+    ) -> Any:
+        # A JSON Schema has no lax mode to leave: `strict` changes nothing here.
         errors = sorted(self._validator.iter_errors(obj), key=lambda e: list(e.absolute_path))
         if errors:
             found: list[JSON] = [
