@@ -6,6 +6,7 @@ everything but the SDK call itself is written once.
 
 from __future__ import annotations
 
+import inspect
 import os
 import typing
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping
@@ -88,12 +89,33 @@ class _Base(Generic[ClientT]):
         mode: Mode | str = Mode.TOOLS,
         hooks: Hooks | None = None,
         after_completion: list[Callable[[Any, Any], Any]] | None = None,
+        create: Callable[..., Any] | None = None,
+        defaults: Mapping[str, Any] | None = None,
     ) -> None:
         self.client = client
         self.mode = Mode.coerce(mode)
         self.hooks = hooks if hooks is not None else Hooks()
         self._after_completion = list(after_completion or [])
+        # `create`: the SDK call to drive instead of `client.chat.completions.create` (`patch()` keeps the
+        # unpatched one here); `defaults`: keywords every call gets unless it passes them (`model=`).
+        self._raw_create = create
+        self.defaults: dict[str, Any] = dict(defaults or {})
         self.chat = _Chat(self)
+
+    @property
+    def default_model(self) -> str | None:
+        """The `model=` (deployment) a call gets when it passes none (`from_openai(..., model=)`)."""
+        model = self.defaults.get("model")
+        return model if isinstance(model, str) else None
+
+    @property
+    def _sdk_create(self) -> Callable[..., Any]:
+        return self._raw_create if self._raw_create is not None else self.client.chat.completions.create
+
+    def _with_defaults(self, kwargs: dict[str, Any]) -> dict[str, Any]:
+        for key, value in self.defaults.items():
+            kwargs.setdefault(key, value)
+        return kwargs
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(client={type(self.client).__name__}, mode={self.mode.value!r})"
@@ -115,7 +137,11 @@ class _Base(Generic[ClientT]):
 
     def _rewrap(self, client: ClientT) -> Any:
         return type(self)(
-            client, mode=self.mode, hooks=self.hooks.copy(), after_completion=self._after_completion
+            client,
+            mode=self.mode,
+            hooks=self.hooks.copy(),
+            after_completion=self._after_completion,
+            defaults=self.defaults,
         )
 
     def with_options(self, **options: Any) -> Any:
@@ -138,6 +164,7 @@ class _Base(Generic[ClientT]):
         check_context(context, "context")
         check_context(validation_context, "validation_context")
         kwargs.pop("stream", None)
+        self._with_defaults(kwargs)
         plan = compile_plan(response_model, self.mode)
         if stream is not None:
             check_streamable(plan, stream)
@@ -202,7 +229,7 @@ class Instructor(_Base[OpenAI]):
         """A chat completion validated into `response_model` (with re-asks), or the SDK's own object
         when `response_model` is None. Every other keyword goes to the SDK unchanged."""
         if response_model is None:
-            return _passthrough_sync(self.client.chat.completions.create, kwargs)
+            return _passthrough_sync(self._sdk_create, self._with_defaults(kwargs))
         planned, kind = _stream_kind(response_model, kwargs)
         if kind is not None:
             return self._stream(planned, kind, max_retries, context, validation_context, kwargs)
@@ -225,7 +252,7 @@ class Instructor(_Base[OpenAI]):
     ) -> Iterator[Any]:
         state = self._attempts(response_model, kwargs, context, validation_context, stream=kind)
         policy = retrying_for(max_retries)
-        return stream_sync(self.client.chat.completions.create, state, policy, kind)
+        return stream_sync(self._sdk_create, state, policy, kind)
 
     def create_with_completion(
         self,
@@ -239,7 +266,7 @@ class Instructor(_Base[OpenAI]):
         """`(value, completion)`: the validated value and the raw completion it came from."""
         state = self._attempts(response_model, kwargs, context, validation_context)
         policy = retrying_for(max_retries)
-        value = run_sync(self.client.chat.completions.create, state, policy)
+        value = run_sync(self._sdk_create, state, policy)
         return value, state.last_completion
 
     def create_partial(
@@ -293,7 +320,7 @@ class AsyncInstructor(_Base[AsyncOpenAI]):
         instead, used with `async for` (no `await`), as in instructor's guide.
         """
         if response_model is None:
-            return _passthrough_async(self.client.chat.completions.create, kwargs)
+            return _passthrough_async(self._sdk_create, self._with_defaults(kwargs))
         planned, kind = _stream_kind(response_model, kwargs)
         if kind is not None:
             return self._stream(planned, kind, max_retries, context, validation_context, kwargs)  # type: ignore[return-value]
@@ -326,7 +353,7 @@ class AsyncInstructor(_Base[AsyncOpenAI]):
     ) -> Any:
         state = self._attempts(response_model, kwargs, context, validation_context)
         policy = retrying_for(max_retries)
-        value = await run_async(self.client.chat.completions.create, state, policy)
+        value = await run_async(self._sdk_create, state, policy)
         return (value, state.last_completion) if with_completion else value
 
     def _stream(
@@ -340,7 +367,7 @@ class AsyncInstructor(_Base[AsyncOpenAI]):
     ) -> AsyncIterator[Any]:
         state = self._attempts(response_model, kwargs, context, validation_context, stream=kind)
         policy = retrying_for(max_retries)
-        return stream_async(self.client.chat.completions.create, state, policy, kind)
+        return stream_async(self._sdk_create, state, policy, kind)
 
     def create_partial(
         self,
@@ -370,46 +397,74 @@ class AsyncInstructor(_Base[AsyncOpenAI]):
         )
 
 
-_HOOK_KWARGS = {"after_completion"}
+def _client_only_keywords() -> frozenset[str]:
+    """Keywords of the SDK clients' constructors that no chat completion takes (api_key, base_url...)."""
+    from openai.resources.chat.completions import Completions
+
+    constructor: set[str] = set()
+    for kind in (OpenAI, AzureOpenAI):
+        constructor.update(inspect.signature(kind.__init__).parameters)
+    return frozenset(constructor - set(inspect.signature(Completions.create).parameters) - {"self"})
+
+
+_CLIENT_ONLY_KEYWORDS = _client_only_keywords()
 
 
 @overload
-def from_openai(client: OpenAI, mode: Mode | str = ..., **hooks: Any) -> Instructor: ...
+def from_openai(
+    client: OpenAI, mode: Mode | str = ..., model: str | None = ..., **kwargs: Any
+) -> Instructor: ...
 @overload
-def from_openai(client: AsyncOpenAI, mode: Mode | str = ..., **hooks: Any) -> AsyncInstructor: ...
+def from_openai(
+    client: AsyncOpenAI, mode: Mode | str = ..., model: str | None = ..., **kwargs: Any
+) -> AsyncInstructor: ...
 @overload
-def from_openai(client: Instructor, mode: Mode | str = ..., **hooks: Any) -> Instructor: ...
+def from_openai(
+    client: Instructor, mode: Mode | str = ..., model: str | None = ..., **kwargs: Any
+) -> Instructor: ...
 @overload
-def from_openai(client: AsyncInstructor, mode: Mode | str = ..., **hooks: Any) -> AsyncInstructor: ...
+def from_openai(
+    client: AsyncInstructor, mode: Mode | str = ..., model: str | None = ..., **kwargs: Any
+) -> AsyncInstructor: ...
 
 
-def from_openai(client: Any, mode: Mode | str = Mode.TOOLS, **hooks: Any) -> Instructor | AsyncInstructor:
+def from_openai(
+    client: Any, mode: Mode | str = Mode.TOOLS, model: str | None = None, **kwargs: Any
+) -> Instructor | AsyncInstructor:
     """Wrap an `AzureOpenAI` / `AsyncAzureOpenAI` (or `OpenAI` / `AsyncOpenAI` on Azure's v1 routes).
 
-    `mode` is a `Mode` or its string ("tools", "json_schema", ...). `after_completion=f` calls
-    `f(completion, value)` after each successful call. Wrapping an already wrapped client re-wraps its
-    raw client (keeping its hooks).
+    `mode` is a `Mode` or its string ("tools", "json_schema", ...). `model=` is the model (on Azure, the
+    deployment) every call gets unless it passes its own. `after_completion=f` calls `f(completion, value)`
+    after each successful call; `hooks=` a `Hooks` to start from. Any other keyword is a default of every
+    call (as in instructor: `from_openai(client, temperature=0)`). Wrapping an already wrapped client
+    re-wraps its raw client (keeping its hooks and defaults).
     """
-    unknown = set(hooks) - _HOOK_KWARGS
-    if unknown:
+    misplaced = sorted(set(kwargs) & _CLIENT_ONLY_KEYWORDS)
+    if misplaced:  # named, never echoed: the value may be a credential
         raise ConfigurationError(
-            f"from_openai() got unexpected keyword(s) {', '.join(sorted(unknown))}; it takes client, mode "
-            "and after_completion="
+            f"from_openai() got {', '.join(misplaced)}: the SDK client's own setting(s); pass them to "
+            "AzureOpenAI(...) / OpenAI(...), or use from_azure() / from_provider()"
         )
     mode = Mode.coerce(mode)
-    after = [hooks["after_completion"]] if hooks.get("after_completion") is not None else []
+    after_completion = kwargs.pop("after_completion", None)
+    hooks = kwargs.pop("hooks", None)
+    if hooks is not None and not isinstance(hooks, Hooks):
+        raise ConfigurationError(f"from_openai(hooks=...) takes a Hooks, got {type(hooks).__name__}")
+    after = [after_completion] if after_completion is not None else []
+    defaults = {**kwargs, **({"model": model} if model is not None else {})}
     if isinstance(client, (Instructor, AsyncInstructor)):
         kind = type(client)
         return kind(
             client.client,  # type: ignore[arg-type]
             mode=mode,
-            hooks=client.hooks.copy(),
+            hooks=(hooks if hooks is not None else client.hooks).copy(),
             after_completion=[*client._after_completion, *after],
+            defaults={**client.defaults, **defaults},
         )
     if isinstance(client, OpenAI):
-        return Instructor(client, mode=mode, after_completion=after)
+        return Instructor(client, mode=mode, hooks=hooks, after_completion=after, defaults=defaults)
     if isinstance(client, AsyncOpenAI):
-        return AsyncInstructor(client, mode=mode, after_completion=after)
+        return AsyncInstructor(client, mode=mode, hooks=hooks, after_completion=after, defaults=defaults)
     raise ConfigurationError(
         f"from_openai() needs an openai client (AzureOpenAI, AsyncAzureOpenAI, OpenAI, AsyncOpenAI), got "
         f"{type(client).__name__}"
@@ -436,6 +491,7 @@ def from_azure(
     mode: Mode | str = Mode.TOOLS,
     use_async: bool = False,
     after_completion: Callable[[Any, Any], Any] | None = None,
+    model: str | None = None,
     **client_kwargs: Any,
 ) -> Instructor | AsyncInstructor:
     """Build the SDK's Azure client from arguments or the usual environment variables, and wrap it.
@@ -443,6 +499,7 @@ def from_azure(
     Settings: `azure_endpoint` / `AZURE_OPENAI_ENDPOINT`, `api_version` / `OPENAI_API_VERSION`,
     credentials: `api_key` / `AZURE_OPENAI_API_KEY`, or `azure_ad_token` / `AZURE_OPENAI_AD_TOKEN`, or
     `azure_ad_token_provider` (Entra ID), and optionally `azure_deployment` / `AZURE_OPENAI_DEPLOYMENT`.
+    `model=` is the deployment every call gets unless it passes its own; other keywords go to the SDK client.
     """
     endpoint = _setting(azure_endpoint, "azure_endpoint", "AZURE_OPENAI_ENDPOINT")
     version = _setting(api_version, "api_version", "OPENAI_API_VERSION")
@@ -465,4 +522,4 @@ def from_azure(
     factory = AsyncAzureOpenAI if use_async else AzureOpenAI
     client = factory(azure_endpoint=endpoint, api_version=version, **credentials, **client_kwargs)
     hooks = {"after_completion": after_completion} if after_completion is not None else {}
-    return from_openai(client, mode=mode, **hooks)
+    return from_openai(client, mode=mode, model=model, **hooks)
