@@ -1,17 +1,27 @@
 """Every error instructor-az raises, in one place.
 
 ```
-InstructorError
+InstructorError                 (`failed_attempts`: instructor's `FailedAttempt`s, when known)
 ├── ConfigurationError          bad arguments, found before any request (also a ValueError)
-│   └── SchemaError             a response model that cannot be sent (strict rules, Azure's limits)
-├── ResponseParseError          one answer that is not valid for the response model (re-asked)
+│   ├── SchemaError             a response model that cannot be sent (strict rules, Azure's limits)
+│   └── ModeError               a mode this client cannot use (another provider's, a retired one)
+├── ValidationError             an answer failed validation (instructor's name)
+│   └── ResponseParseError      one answer that is not valid for the response model (re-asked)
+├── ResponseParsingError        an answer that cannot be parsed (also a ValueError)
+│   └── ResponseParseError
 ├── InstructorRetryException    every attempt failed validation; carries each attempt
-└── AzureResponseError          Azure answered, but not with an answer to use (never re-asked)
-    ├── ContentFilterError      the prompt or the completion was filtered (.source, .categories)
-    │   └── PromptFilterError   the prompt filter's HTTP 400: also the SDK's `openai.BadRequestError`
-    ├── IncompleteOutputException   finish_reason "length": the answer was cut off
-    └── RefusalError            the model refused (structured outputs' `refusal`)
+├── ProviderError               the provider's error (`.provider`)
+│   └── AzureResponseError      Azure answered, but not with an answer to use (never re-asked)
+│       ├── ContentFilterError      the prompt or the completion was filtered (.source, .categories)
+│       │   └── PromptFilterError   the prompt filter's HTTP 400: also the SDK's `openai.BadRequestError`
+│       ├── IncompleteOutputException   finish_reason "length": the answer was cut off
+│       └── RefusalError            the model refused (structured outputs' `refusal`)
+├── ClientError, MultimodalError, AsyncValidationError   (instructor's names; the last two ValueErrors)
 ```
+
+Every name instructor 1.x raises or exports exists here with its constructor and fields, so an
+`except` written for instructor catches ours, and instructor-style code can raise them
+(`InstructorRetryException(n_attempts=3, total_usage=100)`); see docs/errors.md.
 
 Transport and HTTP errors are the openai SDK's own (`openai.RateLimitError`, `AuthenticationError`,
 `APIConnectionError`, `APIStatusError`, ...) and surface unchanged: the SDK retries them, not us.
@@ -28,24 +38,166 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from openai import APIStatusError, BadRequestError
+from typing_extensions import Self
+
+
+class FailedAttempt(NamedTuple):
+    """One failed attempt, as instructor reports it: its number (from 1), its exception, its completion."""
+
+    attempt_number: int
+    exception: BaseException
+    completion: Any | None = None
 
 
 class InstructorError(Exception):
-    """Base class of every error instructor-az raises."""
+    """Base class of every error instructor-az raises.
+
+    `failed_attempts` lists the attempts that failed before it (`FailedAttempt`s), or is None; when
+    set, `str()` shows each attempt's exception and completion before the message, in tags
+    (`<failed_attempts>`, `<last_exception>`), as instructor does.
+    """
+
+    failed_attempts: list[FailedAttempt] | None = None
+
+    def __init__(self, *args: Any, failed_attempts: list[FailedAttempt] | None = None) -> None:
+        super().__init__(*args)
+        self.failed_attempts = failed_attempts
+
+    @classmethod
+    def from_exception(cls, exception: BaseException, failed_attempts: list[FailedAttempt] | None = None) -> Self:
+        """This error class, with another exception's message (and optionally the failed attempts)."""
+        return cls(str(exception), failed_attempts=failed_attempts)
+
+    def __str__(self) -> str:
+        message = super().__str__()
+        if not self.failed_attempts:
+            return message
+        return _with_attempts(message, self.failed_attempts)
+
+
+def _with_attempts(message: str, attempts: Sequence[FailedAttempt]) -> str:
+    lines = ["<failed_attempts>"]
+    for attempt in attempts:
+        lines += [
+            f'<generation number="{attempt.attempt_number}">',
+            "<exception>",
+            f"    {attempt.exception}",
+            "</exception>",
+            "<completion>",
+            f"    {attempt.completion}",
+            "</completion>",
+            "</generation>",
+        ]
+    lines += ["</failed_attempts>", "", "<last_exception>", f"    {message}", "</last_exception>"]
+    return "\n".join(lines)
 
 
 class ConfigurationError(InstructorError, ValueError):
     """The call cannot be made as asked (unknown mode, a mode the response model cannot use, ...)."""
 
 
+class ModeError(ConfigurationError):
+    """A mode this client cannot use: `mode`, the `provider` it was asked of, and its `valid_modes`.
+
+    instructor's constructor, `ModeError(mode, provider, valid_modes)`; `hint` says what to do.
+    """
+
+    def __init__(
+        self,
+        mode: Any,
+        provider: str,
+        valid_modes: Sequence[str],
+        *args: Any,
+        hint: str = "",
+        failed_attempts: list[FailedAttempt] | None = None,
+    ) -> None:
+        self.mode = mode
+        self.provider = provider
+        self.valid_modes = list(valid_modes)
+        message = f"Invalid mode '{mode}' for provider '{provider}'. Valid modes: {', '.join(self.valid_modes)}"
+        super().__init__(message + (f". {hint}" if hint else ""), *args, failed_attempts=failed_attempts)
+
+
+class ClientError(InstructorError):
+    """The client given cannot be used (not an openai client, not initialised, ...)."""
+
+
+class ValidationError(InstructorError):
+    """An answer failed validation (instructor's name; not pydantic's `ValidationError`)."""
+
+
+class ResponseParsingError(InstructorError, ValueError):
+    """The answer could not be parsed; `mode` is the mode in use, `raw_response` the answer."""
+
+    def __init__(
+        self,
+        message: str,
+        *args: Any,
+        mode: str | None = None,
+        raw_response: Any = None,
+        failed_attempts: list[FailedAttempt] | None = None,
+    ) -> None:
+        self.mode = mode
+        self.raw_response = raw_response
+        shown = f"{message} (mode: {mode})" if mode else message
+        super().__init__(shown, *args, failed_attempts=failed_attempts)
+
+
+class MultimodalError(InstructorError, ValueError):
+    """An image, audio or file part that cannot be used; `content_type`, `file_path` when known."""
+
+    def __init__(
+        self,
+        message: str,
+        *args: Any,
+        content_type: str | None = None,
+        file_path: str | None = None,
+        failed_attempts: list[FailedAttempt] | None = None,
+    ) -> None:
+        self.content_type = content_type
+        self.file_path = file_path
+        where = [f"content_type: {content_type}"] if content_type else []
+        where += [f"file: {file_path}"] if file_path else []
+        shown = f"{message} ({', '.join(where)})" if where else message
+        super().__init__(shown, *args, failed_attempts=failed_attempts)
+
+
+class AsyncValidationError(InstructorError, ValueError):
+    """Async validation failed; `errors` holds each validator's `ValueError`."""
+
+    def __init__(
+        self,
+        message: str,
+        *args: Any,
+        errors: Sequence[ValueError] | None = None,
+        failed_attempts: list[FailedAttempt] | None = None,
+    ) -> None:
+        self.errors = list(errors) if errors is not None else []
+        super().__init__(message, *args, failed_attempts=failed_attempts)
+
+
+class ProviderError(InstructorError):
+    """An error of the provider (`provider`: "openai", "azure_openai", ...); the message names it."""
+
+    provider: str = "azure_openai"
+
+    def __init__(
+        self, provider: str, message: str, *args: Any, failed_attempts: list[FailedAttempt] | None = None
+    ) -> None:
+        self.provider = provider
+        super().__init__(f"{provider}: {message}", *args, failed_attempts=failed_attempts)
+
+
 class SchemaError(ConfigurationError):
     """The response model's schema cannot be sent as is; `path` is the JSON path of the problem."""
 
-    def __init__(self, message: str, *, path: str = "$") -> None:
-        super().__init__(f"{message} (at {path})")
+    def __init__(
+        self, message: str, *, path: str = "$", failed_attempts: list[FailedAttempt] | None = None
+    ) -> None:
+        super().__init__(f"{message} (at {path})", failed_attempts=failed_attempts)
         self.path = path
 
 
@@ -125,16 +277,22 @@ def _estimate_tokens(*parts: Any) -> int:
     return (len(text) + 3) // 4
 
 
-class ResponseParseError(InstructorError):
+class ResponseParseError(ResponseParsingError, ValidationError):
     """An answer that does not validate: not JSON, no tool call, or pydantic / jsonschema errors.
 
-    `errors` lists each problem as `{"loc": ..., "msg": ..., "type": ...}`; `text` is the answer.
+    `errors` lists each problem as `{"loc": ..., "msg": ..., "type": ...}`; `text` is the answer
+    (also `raw_response`). Both of instructor's `ResponseParsingError` and `ValidationError`.
     """
 
     def __init__(
-        self, message: str, *, text: str | None = None, errors: Sequence[Mapping[str, Any]] = ()
+        self,
+        message: str,
+        *,
+        text: str | None = None,
+        errors: Sequence[Mapping[str, Any]] = (),
+        failed_attempts: list[FailedAttempt] | None = None,
     ) -> None:
-        super().__init__(message)
+        super().__init__(message, raw_response=text, failed_attempts=failed_attempts)
         self.text = text
         self.errors = list(errors)
 
@@ -152,40 +310,93 @@ class Attempt:
 class InstructorRetryException(InstructorError):
     """Every attempt's answer failed validation.
 
-    `attempts` holds each attempt's completion and exception, `total_usage` the tokens spent on all of
-    them, `messages` the conversation as last sent followed by the last answer and its errors (what a
-    next attempt would send), `last_completion` the last one.
+    `attempts` holds each attempt's completion and exception (`failed_attempts`: the failed ones, as
+    instructor's `FailedAttempt`s), `n_attempts` how many were made, `total_usage` the tokens spent on
+    all of them (a `Usage` when raised here), `messages` the conversation as last sent followed by the
+    last answer and its errors (what a next attempt would send), `last_completion` the last answer,
+    `create_kwargs` the last request's keyword arguments (credential headers redacted).
+
+    Raised here with `attempts=`; instructor's constructor works too:
+    `InstructorRetryException("message", n_attempts=3, total_usage=100, failed_attempts=[...])`.
     """
 
     def __init__(
         self,
-        *,
-        response_model_name: str,
-        attempts: Sequence[Attempt],
-        total_usage: Usage,
-        messages: Sequence[Any],
+        *args: Any,
+        last_completion: Any = None,
+        messages: Sequence[Any] | None = None,
+        n_attempts: int | None = None,
+        total_usage: Any = None,
+        create_kwargs: Mapping[str, Any] | None = None,
+        failed_attempts: list[FailedAttempt] | None = None,
+        attempts: Sequence[Attempt] | None = None,
+        response_model_name: str | None = None,
     ) -> None:
+        if attempts is None:
+            attempts = [Attempt(f.attempt_number, f.completion, f.exception) for f in failed_attempts or ()]
+        elif failed_attempts is None:
+            failed_attempts = [
+                FailedAttempt(a.number, a.exception, a.completion) for a in attempts if a.exception is not None
+            ]
         self.attempts = list(attempts)
+        self.n_attempts = n_attempts if n_attempts is not None else len(self.attempts)
+        if total_usage is None:
+            total_usage = sum((a.usage for a in self.attempts), Usage())
         self.total_usage = total_usage
-        self.messages = list(messages)
-        self.n_attempts = len(self.attempts)
-        self.last_completion = self.attempts[-1].completion if self.attempts else None
-        lines = [
-            f"{self.n_attempts} attempt{'s' if self.n_attempts != 1 else ''} to get a valid {response_model_name} "
-            f"failed ({total_usage.total_tokens} tokens used{_estimate_note(total_usage)}):"
-        ]
+        self.messages = list(messages) if messages is not None else None
+        self.create_kwargs = dict(create_kwargs) if create_kwargs is not None else None
+        if last_completion is None and self.attempts:
+            last_completion = self.attempts[-1].completion
+        self.last_completion = last_completion
+        # instructor's style (a message given) renders the failed attempts; ours is a summary of them
+        self._summarised = not args
+        if not args:
+            args = (self._summary(response_model_name or "response"),)
+        super().__init__(*args, failed_attempts=failed_attempts)
+
+    def _summary(self, name: str) -> str:
+        tokens = self.total_usage_tokens
+        spent = ""
+        if tokens is not None:
+            note = _estimate_note(self.total_usage) if isinstance(self.total_usage, Usage) else ""
+            spent = f" ({tokens} tokens used{note})"
+        plural = "s" if self.n_attempts != 1 else ""
+        lines = [f"{self.n_attempts} attempt{plural} to get a valid {name} failed{spent}" + (":" if self.attempts else "")]
         for attempt in self.attempts:
             lines.append(f"  attempt {attempt.number}: {_brief(attempt.exception)}")
-        super().__init__("\n".join(lines))
+        return "\n".join(lines)
 
-    # instructor's names, for code written against it
+    def __str__(self) -> str:
+        return Exception.__str__(self) if self._summarised else super().__str__()
+
     @property
-    def total_usage_tokens(self) -> int:
-        return self.total_usage.total_tokens
+    def total_usage_tokens(self) -> int | None:
+        """The tokens spent, whether `total_usage` is a usage object or (instructor style) a number."""
+        if isinstance(self.total_usage, int):
+            return self.total_usage
+        tokens = getattr(self.total_usage, "total_tokens", None)
+        return tokens if isinstance(tokens, int) else None
 
     @property
     def last_exception(self) -> BaseException | None:
+        """The last attempt's exception."""
         return self.attempts[-1].exception if self.attempts else None
+
+
+class TokenBudgetError(InstructorRetryException):
+    """Retrying stopped at a token budget (`budget`): instructor's name, kept for `except` clauses."""
+
+    def __init__(self, *args: Any, budget: int, **kwargs: Any) -> None:
+        self.budget = budget
+        super().__init__(*args, **kwargs)
+
+
+class TokenBudgetExceeded(TokenBudgetError):
+    """A retry would have gone past the token budget."""
+
+
+class TokenUsageUnavailableError(TokenBudgetError):
+    """A token budget could not be enforced: the provider reported no usage."""
 
 
 def _brief(exc: BaseException | None, limit: int = 300) -> str:
@@ -209,12 +420,23 @@ def _brief(exc: BaseException | None, limit: int = 300) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-class AzureResponseError(InstructorError):
-    """Azure answered without a usable answer. Never re-asked: asking again would not help."""
+class AzureResponseError(ProviderError):
+    """Azure answered without a usable answer. Never re-asked: asking again would not help.
 
-    def __init__(self, message: str, *, completion: Any = None, usage: Usage | None = None) -> None:
+    A `ProviderError` (`provider == "azure_openai"`); `completion` is Azure's answer, `usage` the tokens.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        completion: Any = None,
+        usage: Usage | None = None,
+        failed_attempts: list[FailedAttempt] | None = None,
+    ) -> None:
         # Not super(): PromptFilterError also derives from the SDK's error, whose __init__ differs.
         Exception.__init__(self, message)
+        self.failed_attempts = failed_attempts
         self.completion = completion
         self.usage = usage or Usage.of(completion)
 
@@ -302,27 +524,47 @@ class PromptFilterError(ContentFilterError, BadRequestError):
         APIStatusError.__init__(self, text, response=sdk_error.response, body=sdk_error.body)
 
 
+_INCOMPLETE = "The output is incomplete due to a max_tokens length limit."
+
+
 class IncompleteOutputException(AzureResponseError):
-    """The answer stopped at the token limit (`finish_reason: "length"`); `partial_text` is what came."""
+    """The answer stopped at the token limit (`finish_reason: "length"`); never re-asked.
+
+    `partial_text` is what came, `completion` (also `last_completion`) Azure's answer. instructor's
+    constructor works too: `IncompleteOutputException(last_completion=..., message=...)`.
+    """
 
     def __init__(
         self,
-        *,
-        partial_text: str,
+        *args: Any,
+        partial_text: str | None = None,
         completion: Any = None,
         usage: Usage | None = None,
         answer_usage: Usage | None = None,
+        last_completion: Any = None,
+        message: str | None = None,
+        failed_attempts: list[FailedAttempt] | None = None,
     ) -> None:
+        completion = completion if completion is not None else last_completion
         self.partial_text = partial_text
-        # The cut-off answer's own tokens: Azure's count, or an estimate when a stream reported none.
-        answer = answer_usage if answer_usage is not None else Usage.of(completion)
-        used = f"{answer.completion_tokens} completion tokens" + (", estimated" if answer.estimated else "")
-        super().__init__(
-            f"The answer was cut off at the token limit ({used}) before the JSON was complete. "
-            "Raise max_tokens (or max_completion_tokens), or ask for less.",
-            completion=completion,
-            usage=usage,
-        )
+        if message is None and partial_text is None:
+            message = _INCOMPLETE
+        elif message is None:
+            # The cut-off answer's own tokens: Azure's count, or an estimate when a stream reported none.
+            answer = answer_usage if answer_usage is not None else Usage.of(completion)
+            used = f"{answer.completion_tokens} completion tokens" + (", estimated" if answer.estimated else "")
+            message = (
+                f"{_INCOMPLETE[:-1]}: the answer was cut off ({used}) before the JSON was complete. "
+                "Raise max_tokens (or max_completion_tokens), or ask for less."
+            )
+        super().__init__(message, completion=completion, usage=usage, failed_attempts=failed_attempts)
+        if args:
+            self.args = (message, *args)
+
+    @property
+    def last_completion(self) -> Any:
+        """The cut-off completion (instructor's name for `completion`)."""
+        return self.completion
 
 
 class RefusalError(AzureResponseError):

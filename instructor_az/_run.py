@@ -228,6 +228,7 @@ class Attempts:
             attempts=self.attempts,
             total_usage=self.usage,
             messages=self.request["messages"],
+            create_kwargs=redacted(self.request),
         )
 
 

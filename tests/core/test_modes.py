@@ -268,7 +268,7 @@ async def test_string_mode_drives_the_request(make, azure_emulator):
     assert azure_emulator.last_request.body["response_format"]["type"] == "json_schema"
 
 
-@pytest.mark.parametrize("bad", ["xml", "", "function_call", 3])
+@pytest.mark.parametrize("bad", ["xml", "", "function_calls", 3])  # "function_call" is Mode.FUNCTIONS: a deprecation error
 def test_unknown_mode_is_a_configuration_error_and_nothing_is_sent(azure_emulator, azure_openai_client, bad):
     with pytest.raises(ConfigurationError, match="unknown mode") as info:
         instructor_az.from_openai(azure_openai_client, mode=bad)
