@@ -19,13 +19,14 @@ values, and pickles as one (it unpickles as the partial class again).
 
 from __future__ import annotations
 
+import copy
+import threading
 import types
 import typing
-from collections.abc import Callable, Mapping
-from functools import cache
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator, Mapping
 from typing import Any, ClassVar, Generic, TypeVar
 
-from pydantic import BaseModel, PrivateAttr, ValidationError
+from pydantic import BaseModel, PrivateAttr, ValidationError, create_model
 
 from .._errors import ResponseParseError
 from ._json import (
@@ -53,6 +54,7 @@ class PartialModel(BaseModel):
 
     _complete: set[str] = PrivateAttr(default_factory=set)
     partial_of: ClassVar[type[BaseModel]]
+    _original_model: ClassVar[type[BaseModel]]  # instructor's name for `partial_of`
 
     def is_complete(self, field: str) -> bool:
         """True once `field` has its final value (validated); never goes back to False."""
@@ -72,6 +74,43 @@ class PartialModel(BaseModel):
     def __reduce__(self) -> tuple[Any, ...]:
         # The partial class is made at run time, so pickle names the model and rebuilds the class.
         return (_unpickle_partial, (self.partial_of, self.__getstate__()))
+
+    @classmethod
+    def get_partial_model(cls) -> type[PartialModel]:
+        """This model with every field optional, recursively (instructor's `get_partial_model`)."""
+        from ._partial_api import optional_class
+
+        return optional_class(cls.partial_of)
+
+    @classmethod
+    def model_from_chunks(cls, json_chunks: Iterable[Any], **kwargs: Any) -> Iterator[Any]:
+        """Partial objects from a JSON text arriving in chunks (strings, or chat completion chunks).
+
+        One object per chunk: a partial object while the JSON is open, then the model validated
+        as a whole once it closes (a pydantic `ValidationError` if it does not validate). `context`
+        and pydantic's validation options in `kwargs` apply. Each partial yielded is a snapshot that
+        later chunks do not change; making it copies only the objects and lists still open.
+        """
+        from ._partial_api import ChunkStream, chunk_text
+
+        stream = ChunkStream(cls.partial_of, kwargs)
+        for chunk in json_chunks:
+            text = chunk_text(chunk)
+            if text is not None:
+                yield stream.feed(text)
+
+    @classmethod
+    async def model_from_chunks_async(
+        cls, json_chunks: AsyncIterable[Any], **kwargs: Any
+    ) -> AsyncIterator[Any]:
+        """`model_from_chunks` over an async iterable of chunks."""
+        from ._partial_api import ChunkStream, chunk_text
+
+        stream = ChunkStream(cls.partial_of, kwargs)
+        async for chunk in json_chunks:
+            text = chunk_text(chunk)
+            if text is not None:
+                yield stream.feed(text)
 
 
 def _as_model(value: BaseModel) -> BaseModel:
@@ -96,19 +135,101 @@ def _unpickle_partial(model: type[BaseModel], state: dict[Any, Any]) -> PartialM
     return obj
 
 
-@cache
+_built: dict[type[BaseModel], type[PartialModel]] = {}
+_building: set[type[BaseModel]] = set()
+_build_lock = threading.RLock()  # shared with the all-optional classes of `_partial_api`
+
+
+def _partial_name(model: type[BaseModel]) -> str:
+    return model.__name__ if model.__name__.startswith("Partial") else f"Partial{model.__name__}"
+
+
+def _map_models(tp: Any, wrap: Callable[[type[BaseModel]], Any]) -> Any:
+    """`tp` with each model in it (inside lists, unions, `Optional`, dicts...) replaced by `wrap(model)`;
+    `tp` itself when nothing in it changed."""
+    if isinstance(tp, type) and issubclass(tp, BaseModel):
+        return wrap(tp)
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if origin is None or not args or origin is typing.Literal:
+        return tp
+    if origin is typing.Annotated:
+        inner = _map_models(args[0], wrap)
+        params = (inner, *args[1:])
+        return tp if inner is args[0] else typing.Annotated[params]
+    mapped = tuple(_map_models(a, wrap) for a in args)
+    if all(m is a for m, a in zip(mapped, args, strict=True)):
+        return tp
+    if origin is typing.Union or origin is types.UnionType:
+        return typing.Union[mapped]  # noqa: UP007
+    try:
+        return origin[mapped]
+    except TypeError:  # an origin that cannot be subscribed again: keep the declared type
+        return tp
+
+
+def _nested_partial(model: type[BaseModel]) -> Any:
+    # A model met again while its own partial class is being built (a recursive model) stays as it is.
+    return model if model in _building or not _streamable(model) else partial_class(model)
+
+
+def _fields_with_partials(model: type[BaseModel]) -> dict[str, Any]:
+    fields: dict[str, Any] = {}
+    if not (_streamable(model) and model.__pydantic_complete__):
+        return fields
+    for name, info in model.model_fields.items():
+        annotation = _map_models(info.annotation, _nested_partial)
+        if annotation is not info.annotation:  # only fields holding models are declared again
+            field = copy.deepcopy(info)
+            field.annotation = annotation
+            fields[name] = (annotation, field)
+    return fields
+
+
 def partial_class(model: type[BaseModel]) -> type[PartialModel]:
-    """`Partial{Model}`: a subclass of `model` whose instances are filled as the answer streams in."""
-    cls = typing.cast(
-        "type[PartialModel]",
-        type(f"Partial{model.__name__}", (model, PartialModel), {"__module__": model.__module__}),
-    )
-    cls.partial_of = model
-    return cls
+    """`Partial{Model}`: a subclass of `model` whose instances are filled as the answer streams in.
+
+    Its fields are `model`'s, with each nested model (in lists, unions, `Optional`...) replaced by its
+    own partial class, so its JSON schema names them `Partial...` as instructor's does. Built once per
+    model; a recursive model's inner references stay the model itself.
+    """
+    if isinstance(model, type) and issubclass(model, PartialModel):
+        return model
+    with _build_lock:
+        cls = _built.get(model)
+        if cls is not None:
+            return cls
+        name, bases = _partial_name(model), (model, PartialModel)
+        _building.add(model)
+        try:
+            fields = _fields_with_partials(model)
+            made: Any = (
+                create_model(name, __base__=bases, __module__=model.__module__, **fields) if fields else None
+            )
+        except Exception:  # a model pydantic cannot declare again: its nested models stay as they are
+            made = None
+        finally:
+            _building.discard(model)
+        cls = typing.cast("type[PartialModel]", made or type(name, bases, {"__module__": model.__module__}))
+        cls.partial_of = model
+        cls._original_model = model
+        _built[model] = cls
+        return cls
 
 
 class Partial(Generic[M]):
-    """`response_model=Partial[User]` streams partial `User` objects (same as `create_partial`)."""
+    """`Partial[User]`: the class of `User`'s partial objects (`partial_class(User)`).
+
+    `create(response_model=Partial[User])` streams them (same as `create_partial`).
+    `Partial[User].get_partial_model()` is the same model with every field optional, and
+    `Partial[User].model_from_chunks(text_chunks)` reads a JSON text in chunks into partial objects.
+    """
+
+    def __new__(cls, *args: object, **kwargs: object) -> Partial[M]:
+        raise TypeError("Partial is not instantiated: Partial[Model] names Model's partial class")
+
+    def __init_subclass__(cls, *args: object, **kwargs: object) -> typing.NoReturn:
+        raise TypeError("Partial is not subclassed: use Partial[Model]")
 
     def __class_getitem__(cls, item: Any) -> Any:
         if not (isinstance(item, type) and issubclass(item, BaseModel)):
@@ -208,11 +329,50 @@ def _is_list(tp: Any) -> bool:
     )
 
 
-def _empty_partial(model: type[BaseModel]) -> PartialModel:
-    values: dict[str, Any] = {
-        name: ([] if _is_list(info.annotation) else None) for name, info in model.model_fields.items()
-    }
+def _empty_partial(model: type[BaseModel], seen: frozenset[type[BaseModel]] | None = None) -> PartialModel:
+    """`model`'s partial object before any of it arrived: a field with a default has it, a list is
+    `[]`, anything else None; with `seen` (the models around it), a nested model is its empty
+    partial object, as instructor's `model_from_chunks` shows it before the JSON opens."""
+    values: dict[str, Any] = {}
+    seen = None if seen is None else seen | {model}
+    for name, info in model.model_fields.items():
+        nested = info.annotation
+        if not info.is_required():
+            values[name] = _default(info)
+        elif _is_list(nested):
+            values[name] = []
+        else:
+            sub = _model_of(nested)
+            filled = seen is not None and sub is nested and sub is not None and sub not in seen
+            values[name] = (
+                _empty_partial(sub, seen) if filled and sub is not None and _streamable(sub) else None
+            )
     return partial_class(model).model_construct(**values)
+
+
+def _default(info: Any) -> Any:
+    try:
+        return info.get_default(call_default_factory=True)
+    except TypeError:  # a default factory that reads the other fields: applied at the end
+        return None
+
+
+def _shallow(node: Any) -> Any:
+    """A copy of one container of a partial object (its children shared)."""
+    if isinstance(node, list):
+        return list(node)
+    if not isinstance(node, BaseModel):
+        return dict(node)
+    dup = type(node).__new__(type(node))
+    private = dict(node.__pydantic_private__ or {})
+    if "_complete" in private:
+        private["_complete"] = set(private["_complete"])
+    extra = node.__pydantic_extra__
+    object.__setattr__(dup, "__dict__", dict(node.__dict__))
+    object.__setattr__(dup, "__pydantic_extra__", dict(extra) if extra is not None else None)
+    object.__setattr__(dup, "__pydantic_fields_set__", set(node.__pydantic_fields_set__))
+    object.__setattr__(dup, "__pydantic_private__", private)
+    return dup
 
 
 def _field_errors(error: ValidationError, field: str, path: Path) -> list[dict[str, Any]]:
@@ -317,6 +477,27 @@ class PartialBuilder:
                     self._completed(path, raw)
                 changed = True  # a value just became complete: worth showing
         return changed
+
+    def snapshot(self) -> Any:
+        """A copy of the partial object that later events leave as it is.
+
+        Values that are complete are never changed again, so they are shared; only the containers
+        still open (one chain from the root, as deep as the nesting) are copied.
+        """
+        root = self.root
+        copies: dict[Path, Any] = {}
+        for path, (node, _) in self._open.items():  # parents opened before their children
+            dup = _shallow(node)
+            copies[path] = dup
+            if not path:
+                root = dup
+                continue
+            parent, key = copies.get(path[:-1]), path[-1]
+            if isinstance(parent, BaseModel):
+                parent.__dict__[key] = dup  # type: ignore[index]
+            elif isinstance(parent, (list, dict)):
+                parent[key] = dup  # type: ignore[index]  # the child is in it: inserted when it opened
+        return root
 
     def _raw(self, path: Path) -> Any:
         value = self.parser.value()
