@@ -1,7 +1,10 @@
 """Building partial objects and complete items from JSON parser events, validating by completeness.
 
 `PartialBuilder` keeps an `M`-shaped partial object up to date in place from the parser's events:
-unseen fields are `None` (lists `[]`), strings and lists grow, nested models are partial models too.
+unseen fields have their default, else are `None` (lists `[]`), strings and lists grow, nested
+models are partial models too. The partial class, `partial_class(M)` (= `Partial[M]`), subclasses
+`M` and declares its nested models as their partial classes, so its schema names them `Partial...`
+as instructor's does (requests are still planned from `M`: `partial_target`).
 Each value is validated once it is complete, never on a prefix: a completed field against its model
 (its type, `Field` constraints and field validators), a completed nested object against its model
 (model validators too). A completed value that fails raises, which ends the stream and re-asks.
