@@ -262,6 +262,13 @@ def make_target(response_model: Any) -> Target:
     item = _is_iterable_marker(response_model)
     if item is not None:
         return ListTarget(tp=None, item=item)
+    from .dsl.iterable import IterableBase  # IterableModel(T): the same list, named as the class
+
+    if isinstance(response_model, type) and issubclass(response_model, IterableBase) and response_model.task_type:
+        target = ListTarget(tp=None, item=response_model.task_type)
+        target.name = tool_name(response_model.__name__)
+        target.description = response_model.__doc__ or target.description
+        return target
     try:
         if isinstance(response_model, type):
             if issubclass(response_model, BaseModel):

@@ -56,6 +56,7 @@ _PATHS: dict[str, str] = {
     "auto_client": "auto_client",
     "function_calls": "function_calls",
     "core.function_calls": "function_calls",
+    "processing": "function_calls",
     "processing.function_calls": "function_calls",
     "processing.schema": "function_calls",
     "multimodal": "multimodal",

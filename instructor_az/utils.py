@@ -14,7 +14,7 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import ValidationError
 
-__all__ = ["classproperty", "disable_pydantic_error_url", "is_async"]
+__all__ = ["classproperty", "disable_pydantic_error_url", "is_async", "is_simple_type", "prepare_response_model"]
 
 R = TypeVar("R")
 _ERROR_URL = "https://errors.pydantic.dev"
@@ -60,3 +60,7 @@ def disable_pydantic_error_url() -> None:
         return "\n".join(line for line in plain(self).splitlines() if _ERROR_URL not in line)
 
     setattr(ValidationError, "__str__", without_urls)  # noqa: B010 - a method replaced on the class
+
+
+# instructor's `instructor.utils.core` names for response-model normalisation (defined in dsl.simple_type).
+from .dsl.simple_type import is_simple_type, prepare_response_model  # noqa: E402

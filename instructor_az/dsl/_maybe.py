@@ -34,4 +34,5 @@ class Maybe(BaseModel, Generic[T], metaclass=_MaybeMeta):
         return "Maybe" + "".join(getattr(p, "__name__", str(p)) for p in params)
 
     def __bool__(self) -> bool:
-        return self.result is not None and not self.error
+        """True when there is a result (instructor's rule: `error` does not enter into it)."""
+        return self.result is not None
