@@ -18,12 +18,12 @@ from openai.types.moderation import Categories
 from pydantic import AfterValidator, BaseModel, ValidationError
 
 import instructor_az
-from instructor_az import CitationMixin, ConfigurationError, IterableModel, Maybe, openai_moderation
-from instructor_az.dsl import IterableBase, ModelAdapter, is_simple_type
+from instructor_az import ConfigurationError, Maybe
+from instructor_az.dsl import CitationMixin, IterableBase, IterableModel, ModelAdapter, is_simple_type
 from instructor_az.dsl.citation import find_quote
 from instructor_az.dsl.simple_type import prepare_response_model
 from instructor_az.emulator import Emulator
-from instructor_az.validation import Validator, llm_validator
+from instructor_az.validation import Validator, llm_validator, openai_moderation
 
 MESSAGES = [{"role": "user", "content": "Jo is 9, Al is 40"}]
 
