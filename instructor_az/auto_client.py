@@ -19,17 +19,20 @@ another provider's string is a `ConfigurationError` that says so.
 from __future__ import annotations
 
 import inspect
+import logging
 import os
 from collections.abc import Callable
 from typing import Any, Literal, overload
 
-import openai
+from openai import AsyncAzureOpenAI, AsyncOpenAI, AzureOpenAI, OpenAI
 
 from ._client import AsyncInstructor, Instructor, from_azure
 from ._errors import ConfigurationError
 from ._mode import Mode
 
 __all__ = ["DEFAULT_AZURE_API_VERSION", "from_provider", "supported_providers"]
+
+log = logging.getLogger("instructor_az.auto_client")
 
 InstructorType = Instructor | AsyncInstructor
 ProviderBuilder = Callable[..., Any]
@@ -51,14 +54,15 @@ def _constructor_keywords(kind: type[Any]) -> frozenset[str]:
 
 
 # Read once from the real SDK classes (not at call time: a test may replace `openai.OpenAI`).
-_OPENAI_CLIENT_KEYWORDS = _constructor_keywords(openai.OpenAI) | _constructor_keywords(openai.AsyncOpenAI)
-_AZURE_CLIENT_KEYWORDS = _constructor_keywords(openai.AzureOpenAI) | _constructor_keywords(
-    openai.AsyncAzureOpenAI
-)
+_OPENAI_CLIENT_KEYWORDS = _constructor_keywords(OpenAI) | _constructor_keywords(AsyncOpenAI)
+_AZURE_CLIENT_KEYWORDS = _constructor_keywords(AzureOpenAI) | _constructor_keywords(AsyncAzureOpenAI)
 
 
 def _split(kwargs: dict[str, Any], client_keywords: frozenset[str]) -> tuple[dict[str, Any], dict[str, Any]]:
     """(the SDK client's constructor keywords, every call's defaults)."""
+    if kwargs.get("cache") is not None:
+        raise ConfigurationError("from_provider(cache=...): response caching is not part of instructor-az")
+    kwargs = {k: v for k, v in kwargs.items() if k != "cache"}
     client = {k: v for k, v in kwargs.items() if k in client_keywords}
     defaults = {k: v for k, v in kwargs.items() if k not in client_keywords}
     return client, defaults
@@ -81,6 +85,8 @@ def _build_openai(
     provider_info: dict[str, str],
 ) -> Any:
     """`openai/<model>`: `OpenAI` / `AsyncOpenAI` (e.g. on Azure's v1 routes with `base_url=`)."""
+    import openai  # at call time: the `openai` module as it is now
+
     client_kwargs, defaults = _split(kwargs, _OPENAI_CLIENT_KEYWORDS)
     factory = openai.AsyncOpenAI if async_client else openai.OpenAI
     client = factory(api_key=api_key, **client_kwargs)
@@ -134,22 +140,22 @@ _FORMAT = (
 
 @overload
 def from_provider(
-    model: str, async_client: Literal[False] = False, cache: None = None, **kwargs: Any
+    model: str, async_client: Literal[False] = False, cache: Any = None, **kwargs: Any
 ) -> Instructor: ...
 @overload
 def from_provider(
-    model: str, async_client: Literal[True], cache: None = None, **kwargs: Any
+    model: str, async_client: Literal[True], cache: Any = None, **kwargs: Any
 ) -> AsyncInstructor: ...
 @overload
 def from_provider(
-    model: str, async_client: bool = False, cache: None = None, **kwargs: Any
+    model: str, async_client: bool = False, cache: Any = None, **kwargs: Any
 ) -> InstructorType: ...
 
 
 def from_provider(
     model: str,
     async_client: bool = False,
-    cache: None = None,
+    cache: Any = None,
     mode: Mode | str | None = None,
     **kwargs: Any,
 ) -> InstructorType:
@@ -161,7 +167,7 @@ def from_provider(
     `model=` unless it passes one. Another provider (anthropic/, google/, ...) is a `ConfigurationError`.
     """
     if cache is not None:
-        raise ConfigurationError("from_provider(cache=...): response caching is not part of instructor-az")
+        kwargs["cache"] = cache  # the builders refuse it, saying why
     if not isinstance(model, str) or "/" not in model:
         raise ConfigurationError(_FORMAT)
     provider, model_name = model.split("/", 1)
@@ -174,16 +180,20 @@ def from_provider(
         )
         what = "an instructor provider" if provider in _NOT_SERVED else "unknown"
         raise ConfigurationError(
-            f"Unsupported provider: {provider!r} ({what}) is not served by instructor-az, which serves the "
+            f"Unsupported provider: {provider} ({what}): provider not served by instructor-az, which serves the "
             f"OpenAI / Azure OpenAI path only. Supported providers are: {served}"
         )
     api_key = kwargs.pop("api_key", None)
-    return builder(  # type: ignore[no-any-return]
+    provider_info = {"provider": provider, "operation": "initialize"}
+    log.info("Initializing %s provider with model %s", provider, model_name, extra=provider_info)
+    client = builder(
         provider=provider,
         model_name=model_name,
         async_client=async_client,
         mode=mode,
         api_key=api_key,
         kwargs=kwargs,
-        provider_info={"provider": provider, "operation": "initialize"},
+        provider_info=provider_info,
     )
+    log.info("Client initialized", extra={**provider_info, "status": "success"})
+    return client  # type: ignore[no-any-return]

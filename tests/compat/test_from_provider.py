@@ -194,3 +194,24 @@ def test_a_provider_not_served_names_the_ones_served(string: str) -> None:
 def test_the_string_is_provider_slash_model(string: str) -> None:
     with pytest.raises(ConfigurationError, match="Model string must be in format"):
         instructor_az.from_provider(string)
+
+
+def test_response_caching_is_refused_saying_so() -> None:
+    with pytest.raises(ConfigurationError, match="caching is not part of instructor-az"):
+        instructor_az.from_provider(
+            "azure_openai/gpt-4o", azure_endpoint=ENDPOINT, api_key="k", cache=object()
+        )
+
+
+def test_it_logs_the_provider_it_builds(azure_emulator: Emulator, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level("INFO", logger="instructor_az.auto_client")
+    instructor_az.from_provider(
+        "azure_openai/gpt-4o",
+        azure_endpoint=ENDPOINT,
+        api_key=TEST_API_KEY,
+        http_client=azure_emulator.http_client(),
+    )
+    messages = [record.getMessage() for record in caplog.records]
+    assert "Initializing azure_openai provider with model gpt-4o" in messages
+    assert "Client initialized" in messages
+    assert TEST_API_KEY not in " ".join(messages)
