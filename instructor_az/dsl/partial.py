@@ -26,6 +26,7 @@ from ..streaming._partial_api import _make_field_optional, optional_class
 
 __all__ = [
     "Partial",
+    "PartialBase",
     "PartialLiteralMixin",
     "PartialModel",
     "get_partial_model",
@@ -55,6 +56,9 @@ def get_partial_model(model: type[Any]) -> type[PartialModel]:
     """`Partial[model].get_partial_model()`: `model` with every field optional, recursively."""
     return optional_class(model)
 
+
+PartialBase = PartialModel
+"""instructor's name for the base of every partial class (`issubclass(Partial[M], PartialBase)`)."""
 
 # Used by instructor's tests of the field transform.
 _make_field_optional = _make_field_optional
