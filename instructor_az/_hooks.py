@@ -18,19 +18,24 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any, Literal
+from enum import Enum
+from typing import Any
 
 from ._errors import ConfigurationError
 
 log = logging.getLogger("instructor_az")
 
-HookName = Literal[
-    "completion:kwargs",
-    "completion:response",
-    "completion:error",
-    "completion:last_attempt",
-    "parse:error",
-]
+
+class HookName(str, Enum):
+    """The hook names, as instructor's enum names them; a plain string (`"parse:error"`) works too."""
+
+    COMPLETION_KWARGS = "completion:kwargs"
+    COMPLETION_RESPONSE = "completion:response"
+    COMPLETION_ERROR = "completion:error"
+    COMPLETION_LAST_ATTEMPT = "completion:last_attempt"
+    PARSE_ERROR = "parse:error"
+
+
 HOOK_NAMES: tuple[str, ...] = (
     "completion:kwargs",
     "completion:response",
@@ -50,7 +55,9 @@ class Hooks:
         self._handlers: dict[str, list[Handler]] = {}
 
     @staticmethod
-    def _check(name: str) -> str:
+    def _check(name: HookName | str) -> str:
+        if isinstance(name, HookName):
+            return name.value
         if not isinstance(name, str) or name not in HOOK_NAMES:
             raise ConfigurationError(f"unknown hook {name!r}; hooks are {', '.join(HOOK_NAMES)}")
         return name
@@ -58,13 +65,13 @@ class Hooks:
     def on(self, name: HookName | str, handler: Handler) -> None:
         """Call `handler` at every `name` event; an unknown name or a handler that is not callable
         is a `ConfigurationError` now, not a surprise when the event comes."""
-        self._check(name)
+        key = self._check(name)
         if not callable(handler):
             raise ConfigurationError(
                 f"the handler for hook {name!r} must be callable (a function taking the hook's payload), "
                 f"got {type(handler).__name__} {handler!r}"
             )
-        self._handlers.setdefault(name, []).append(handler)
+        self._handlers.setdefault(key, []).append(handler)
 
     def off(self, name: HookName | str, handler: Handler) -> None:
         handlers = self._handlers.get(self._check(name), [])

@@ -1,8 +1,8 @@
 """Hooks, under the module path instructor uses (`instructor.hooks`, `instructor.core.hooks`).
 
 `Hooks` holds handlers per hook name; `HOOK_NAMES` lists the names (`completion:kwargs`,
-`completion:response`, `completion:error`, `completion:last_attempt`, `parse:error`), `HookName`
-is their type. See `_hooks` for what each handler is called with.
+`completion:response`, `completion:error`, `completion:last_attempt`, `parse:error`); `HookName`
+is instructor's enum of them (`HookName.PARSE_ERROR`), usable wherever a name is. See `_hooks`.
 """
 
 from __future__ import annotations

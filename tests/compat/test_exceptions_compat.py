@@ -241,3 +241,21 @@ def test_functions_deprecation_warning_is_shown_once() -> None:
         Mode.warn_mode_functions_deprecation()
         Mode.warn_mode_functions_deprecation()
     assert len([w for w in caught if "FUNCTIONS mode is deprecated" in str(w.message)]) <= 1
+
+
+# --- hooks: instructor's `HookName` enum or the strings ------------------------------------------------
+
+
+def test_hooks_take_instructors_hook_names(azure_emulator: Emulator, azure_openai_client: AzureOpenAI) -> None:
+    azure_emulator.scripted.push({"name": "John", "age": 300}, {"name": "John", "age": 30})
+    client = instructor_az.from_openai(azure_openai_client)
+    seen: list[str] = []
+    client.on(hooks.HookName.COMPLETION_KWARGS, lambda **kwargs: seen.append("kwargs"))
+    client.on(hooks.HookName.PARSE_ERROR, lambda error: seen.append("parse:error"))
+    client.on("completion:response", lambda response: seen.append("response"))
+    user = client.chat.completions.create(model="gpt-4o", response_model=User, messages=MESSAGES, max_retries=3)
+    assert user.age == 30
+    assert seen == ["kwargs", "response", "parse:error", "kwargs", "response"]
+    client.clear(hooks.HookName.PARSE_ERROR)
+    assert hooks.HookName.PARSE_ERROR == "parse:error"
+    assert [n.value for n in hooks.HookName] == list(hooks.HOOK_NAMES)
