@@ -62,6 +62,7 @@ _PATHS: dict[str, str] = {
     "multimodal": "multimodal",
     "core.multimodal": "multimodal",
     "processing.multimodal": "multimodal",
+    "core.remote": "multimodal",
     "validation": "validation",
     "validation.llm_validators": "validation",
     "processing.validators": "validation",

@@ -20,6 +20,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from ._errors import MultimodalError
 from .dsl._media_remote import (
     MAX_AUDIO_BYTES,
     MAX_IMAGE_BYTES,
@@ -76,7 +77,6 @@ __all__ = [
 ]
 
 # instructor's names for the same things.
-MultimodalError = MediaError
 VALID_MIME_TYPES = list(IMAGE_MEDIA_TYPES)
 VALID_AUDIO_MIME_TYPES = list(AUDIO_MEDIA_TYPES)
 VALID_PDF_MIME_TYPES = list(PDF_MEDIA_TYPES)

@@ -11,12 +11,12 @@ import mimetypes
 import re
 from pathlib import PurePath
 
-from .._errors import ConfigurationError
+from .._errors import ConfigurationError, MultimodalError
 
 
-class MediaError(ConfigurationError):
+class MediaError(ConfigurationError, MultimodalError):
     """An image, audio or PDF source that cannot be used: unreadable, empty, of an unsupported
-    type, or a download that was refused or failed. A `ValueError`, as instructor's `MultimodalError`."""
+    type, or a download that was refused or failed. Also instructor's `MultimodalError` (a `ValueError`)."""
 
 
 # Vision deployments accept these (Azure OpenAI "image input" docs; instructor's list too).

@@ -14,6 +14,7 @@ from pydantic import BaseModel
 import instructor_az
 from instructor_az import PDF, Audio, Image, MediaError, Mode
 from instructor_az.emulator import Emulator
+from instructor_az.exceptions import MultimodalError
 from instructor_az.multimodal import (
     MediaNotFoundError,
     RemoteContent,
@@ -168,7 +169,9 @@ def test_file_errors_are_value_errors_and_name_the_problem(tmp_path: Path) -> No
     with pytest.raises(MediaNotFoundError) as caught:
         PDF.from_path(tmp_path / "missing.pdf")
     assert isinstance(caught.value, FileNotFoundError)
-    with pytest.raises(MediaError, match="Invalid or unsupported base64 image data"):
+    with pytest.raises(
+        MultimodalError, match="Invalid or unsupported base64 image data"
+    ):  # instructor's name
         Image.autodetect("not_an_image_input")
 
 
