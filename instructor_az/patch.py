@@ -19,6 +19,7 @@ unpatched `create`: the same plan, re-asks and streaming as `from_openai`, nothi
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import inspect
 import warnings
@@ -45,7 +46,7 @@ _SERVED_PROVIDERS = ("openai", "azure_openai")
 def is_async(func: Callable[..., Any]) -> bool:
     """Whether `func` is a coroutine function, looking through `functools.wraps` wrappers."""
     while True:
-        if inspect.iscoroutinefunction(func):
+        if inspect.iscoroutinefunction(func) or asyncio.iscoroutinefunction(func):
             return True
         wrapped = getattr(func, "__wrapped__", None)
         if not callable(wrapped):
@@ -171,14 +172,15 @@ def patch(
     if create is None:
         if client is None:
             raise ConfigurationError("patch() needs a client (AzureOpenAI, OpenAI, ...) or create=")
-        if not isinstance(client, (OpenAI, AsyncOpenAI)):
+        # duck-typed as in instructor: anything with an openai-shaped `chat.completions.create`
+        create = getattr(getattr(getattr(client, "chat", None), "completions", None), "create", None)
+        if not callable(create):
             raise ConfigurationError(
-                f"patch() needs an openai client (AzureOpenAI, AsyncAzureOpenAI, OpenAI, AsyncOpenAI), got "
-                f"{type(client).__name__}"
+                f"patch() needs an openai client (AzureOpenAI, AsyncAzureOpenAI, OpenAI, AsyncOpenAI) or an "
+                f"object with chat.completions.create, got {type(client).__name__}"
             )
-        create = client.chat.completions.create
     raw = cast(Callable[..., Any], getattr(create, _ORIGINAL, create))
-    run_async = isinstance(client, AsyncOpenAI) if client is not None else is_async(raw)
+    run_async = isinstance(client, AsyncOpenAI) or (not isinstance(client, OpenAI) and is_async(raw))
     kind = AsyncInstructor if run_async else Instructor
     wrapper = kind(cast(Any, client), mode=mode, create=raw)
     patched = _patched_create(raw, wrapper)

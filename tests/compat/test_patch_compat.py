@@ -185,3 +185,19 @@ def test_what_it_cannot_patch(azure_openai_client: AzureOpenAI) -> None:
         instructor_az.patch(azure_openai_client, provider="anthropic")
     with pytest.raises(ConfigurationError, match="needs a client"):
         instructor_az.patch()
+
+
+def test_any_object_with_an_openai_shaped_create(
+    azure_openai_client: AzureOpenAI, azure_emulator: Emulator
+) -> None:
+    from types import SimpleNamespace
+
+    azure_emulator.scripted.push(ANSWER)
+    shim = SimpleNamespace(
+        chat=SimpleNamespace(completions=SimpleNamespace(create=azure_openai_client.chat.completions.create))
+    )
+
+    patched = instructor_az.patch(shim)
+
+    assert patched is shim
+    assert shim.chat.completions.create(model="gpt-4o", response_model=User, messages=MESSAGES).age == 30
