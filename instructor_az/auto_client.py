@@ -115,13 +115,18 @@ def _build_azure_openai(
     if "azure_deployment" not in client_kwargs and os.environ.get("AZURE_OPENAI_DEPLOYMENT"):
         # the string names the deployment: an AZURE_OPENAI_DEPLOYMENT variable must not reroute it
         client_kwargs["azure_deployment"] = model_name
-    wrapped = from_azure(
-        api_key=api_key,
-        api_version=api_version,
-        mode=mode or Mode.TOOLS,
-        use_async=async_client,
-        **client_kwargs,
-    )
+    try:
+        wrapped = from_azure(
+            api_key=api_key,
+            api_version=api_version,
+            mode=mode or Mode.TOOLS,
+            use_async=async_client,
+            **client_kwargs,
+        )
+    except ConfigurationError as exc:  # the same advice, naming the call the user made
+        raise ConfigurationError(
+            str(exc).replace("from_azure()", f'from_provider("{provider}/...")')
+        ) from None
     return _wrap(wrapped, model_name, wrapped.mode, defaults)
 
 

@@ -174,8 +174,9 @@ def test_openai_on_azures_v1_routes(azure_emulator: Emulator) -> None:
 
 
 def test_missing_credentials_say_what_to_set() -> None:
-    with pytest.raises(ConfigurationError, match="AZURE_OPENAI_ENDPOINT"):
+    with pytest.raises(ConfigurationError, match="AZURE_OPENAI_ENDPOINT") as error:
         instructor_az.from_provider("azure_openai/gpt-4o", api_key="k")
+    assert str(error.value).startswith('from_provider("azure_openai/...") needs azure_endpoint=')
     with pytest.raises(ConfigurationError, match="AZURE_OPENAI_API_KEY"):
         instructor_az.from_provider("azure_openai/gpt-4o", azure_endpoint=ENDPOINT)
 
