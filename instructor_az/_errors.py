@@ -253,16 +253,21 @@ class Usage:
             return cls.of(completion)
         prompt = _estimate_tokens(request.get("messages"), request.get("tools"), request.get("response_format"))
         answer: list[Any] = []
-        for choice in getattr(completion, "choices", None) or ():
+        for choice in _listed(getattr(completion, "choices", None)):
             message = getattr(choice, "message", None)
             answer.append(getattr(message, "content", None) or "")
-            for call in getattr(message, "tool_calls", None) or ():
+            for call in _listed(getattr(message, "tool_calls", None)):
                 function = getattr(call, "function", None)
                 answer.append(getattr(function, "name", "") or "")
                 answer.append(getattr(function, "arguments", "") or "")
         text = "".join(str(a) for a in answer)
         completion_tokens = (len(text) + 3) // 4
         return cls(prompt, completion_tokens, prompt + completion_tokens, 1)
+
+
+def _listed(value: Any) -> Sequence[Any]:
+    # a completion built by hand (a test double) may hold anything: only a list is read as one
+    return value if isinstance(value, (list, tuple)) else ()
 
 
 def _estimate_note(usage: Usage) -> str:
