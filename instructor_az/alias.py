@@ -66,6 +66,8 @@ _PATHS: dict[str, str] = {
     "validation": "validation",
     "validation.llm_validators": "validation",
     "processing.validators": "validation",
+    "core.validators": "validation",
+    "core.response_model": "utils",
     "validators": "validation",
     "dsl": "dsl",
     "dsl.partial": "dsl.partial",

@@ -46,7 +46,35 @@ class IterableBase:
                 return member.model_validate_json(task_json, **kwargs)
             except ValidationError as exc:
                 errors.append(f"{member.__name__}: {exc.error_count()} errors")
-        raise ValueError(f"{task_json!r} is none of {cls.task_type} ({'; '.join(errors)})")
+        raise ValueError(
+            f"Failed to extract task type with {task_json} for {cls.task_type} ({'; '.join(errors)})"
+        )
+
+    @staticmethod
+    def get_object(s: str, stack: int) -> tuple[str | None, str]:
+        """The first complete `{...}` in `s` and the text after it (one separator skipped), or `(None, s)`.
+
+        Braces inside JSON strings (escapes included) do not count; `stack` is the depth already open.
+        """
+        start = s.find("{")
+        in_string = escaped = False
+        for i, char in enumerate(s):
+            if in_string:
+                if escaped:
+                    escaped = False
+                elif char == "\\":
+                    escaped = True
+                elif char == '"':
+                    in_string = False
+            elif char == '"':
+                in_string = True
+            elif char == "{":
+                stack += 1
+            elif char == "}":
+                stack -= 1
+                if stack == 0:
+                    return s[start : i + 1], s[i + 2 :]
+        return None, s
 
     @classmethod
     def tasks_from_chunks(cls, json_chunks: Iterable[str], **kwargs: Any) -> Iterator[Any]:
