@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 from typing import Any, Final
 
-from ._errors import ResponseParseError
+from ._errors import AnswerJSONError
 from .streaming._json import JsonEventParser, JsonParseError
 
 #: Deepest nesting of arrays and objects accepted in an answer. Azure's strict structured outputs
@@ -50,7 +50,7 @@ def load_answer(text: str) -> Any:
         parser.feed(text)
         parser.close()
     except JsonParseError as exc:
-        raise ResponseParseError(f"the answer is not valid JSON: {exc}", text=text) from None
+        raise AnswerJSONError(f"the answer is not valid JSON: {exc}", text=text, pos=exc.offset) from None
     return parser.value()
 
 

@@ -23,13 +23,15 @@ from ._plan import compile_plan
 from ._redact import scrub
 from ._run import Attempts, retrying_for, run_async, run_sync, stream_async, stream_sync
 from .dsl._multimodal import to_content_parts
+from .dsl.iterable import IterableBase
 from .streaming._assemble import partial_target
 from .streaming._consume import StreamKind, check_streamable
 
 T = TypeVar("T")
 ClientT = TypeVar("ClientT", OpenAI, AsyncOpenAI)
 
-DEFAULT_MAX_RETRIES = 3
+#: Re-asks after the first attempt (so 3 attempts in all), unless `max_retries=` says otherwise.
+DEFAULT_MAX_RETRIES = 2
 
 
 def _passthrough(kwargs: dict[str, Any]) -> dict[str, Any]:
@@ -184,7 +186,7 @@ def _stream_kind(response_model: Any, kwargs: dict[str, Any]) -> tuple[Any, Stre
     partial_of = partial_target(response_model)
     if partial_of is not None:
         return partial_of, "partial"
-    is_iterable = typing.get_origin(response_model) in (Iterable, typing.Iterable)
+    is_iterable = _is_iterable_model(response_model)
     if iterator:
         return (response_model if is_iterable else Iterable[response_model]), "iterable"
     if kwargs.get("stream"):
@@ -192,12 +194,19 @@ def _stream_kind(response_model: Any, kwargs: dict[str, Any]) -> tuple[Any, Stre
     return response_model, None
 
 
-def _as_iterable(response_model: Any) -> Any:
+def _is_iterable_model(response_model: Any) -> bool:
+    """`Iterable[T]`, or an `IterableModel(T)` class: a response model whose items stream one by one."""
+    if typing.get_origin(response_model) in (Iterable, typing.Iterable):
+        return True
     return (
-        response_model
-        if typing.get_origin(response_model) in (Iterable, typing.Iterable)
-        else Iterable[response_model]
+        isinstance(response_model, type)
+        and issubclass(response_model, IterableBase)
+        and response_model.task_type is not None
     )
+
+
+def _as_iterable(response_model: Any) -> Any:
+    return response_model if _is_iterable_model(response_model) else Iterable[response_model]
 
 
 class Instructor(_Base[OpenAI]):

@@ -302,6 +302,30 @@ class ResponseParseError(ResponseParsingError, ValidationError):
         self.errors = list(errors)
 
 
+class AnswerJSONError(ResponseParseError, json.JSONDecodeError):
+    """An answer that is not JSON by the answer rules (`docs/answers.md`): also a `json.JSONDecodeError`
+    (so an `except json.JSONDecodeError` written for instructor catches it); `pos` is where it broke."""
+
+    def __init__(self, message: str, *, text: str | None = None, pos: int = 0) -> None:
+        doc = text or ""
+        # JSONDecodeError's own fields (msg, doc, pos, lineno, colno); then ResponseParseError's, set
+        # here because the two constructors do not chain.
+        json.JSONDecodeError.__init__(self, message, doc, max(0, min(pos, len(doc))))
+        self.args = (message,)
+        self.mode, self.raw_response, self.failed_attempts = None, text, None
+        self.text, self.errors = text, []
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild_answer_json_error, (self.msg, self.text, self.pos))
+
+    def __str__(self) -> str:
+        return self.msg
+
+
+def _rebuild_answer_json_error(message: str, text: str | None, pos: int) -> AnswerJSONError:
+    return AnswerJSONError(message, text=text, pos=pos)
+
+
 @dataclass
 class Attempt:
     """One request and what came of it."""
@@ -577,4 +601,10 @@ class RefusalError(AzureResponseError):
 
     def __init__(self, refusal: str, *, completion: Any = None, usage: Usage | None = None) -> None:
         self.refusal = refusal
-        super().__init__(f"The model refused to answer: {refusal}", completion=completion, usage=usage)
+        # instructor's wording first (code matches on it), then what to do.
+        super().__init__(
+            f"Unable to generate a response due to {refusal} (the model refused to answer; a re-ask would "
+            "be refused too: change the request)",
+            completion=completion,
+            usage=usage,
+        )

@@ -6,6 +6,7 @@
 | `completion:response`     | the SDK's completion (or the stream's final)  | after each answer arrives         |
 | `completion:error`        | the exception the SDK raised                  | when a request fails              |
 | `completion:last_attempt` | the exception of the last attempt             | when no attempt is left           |
+| `completion:usage`        | the call's `Usage` so far, `attempt_number=`  | after each answer (or stopped stream) |
 | `parse:error`             | the validation exception                      | when an answer fails validation   |
 
 A handler that raises is logged (logger `instructor_az`) and never breaks the call. Payloads hold
@@ -33,6 +34,7 @@ class HookName(str, Enum):
     COMPLETION_RESPONSE = "completion:response"
     COMPLETION_ERROR = "completion:error"
     COMPLETION_LAST_ATTEMPT = "completion:last_attempt"
+    COMPLETION_USAGE = "completion:usage"
     PARSE_ERROR = "parse:error"
 
 
@@ -41,6 +43,7 @@ HOOK_NAMES: tuple[str, ...] = (
     "completion:response",
     "completion:error",
     "completion:last_attempt",
+    "completion:usage",
     "parse:error",
 )
 Handler = Callable[..., Any]
@@ -52,15 +55,20 @@ class Hooks:
     __slots__ = ("_handlers",)
 
     def __init__(self) -> None:
-        self._handlers: dict[str, list[Handler]] = {}
+        # Keyed by `HookName` (a str enum: `"parse:error"` finds `HookName.PARSE_ERROR` too); a name
+        # with no handler left has no key, as in instructor.
+        self._handlers: dict[HookName, list[Handler]] = {}
 
     @staticmethod
-    def _check(name: HookName | str) -> str:
+    def get_hook_name(name: HookName | str) -> HookName:
+        """The `HookName` for a name or an enum member; an unknown one is a `ConfigurationError`."""
         if isinstance(name, HookName):
-            return name.value
+            return name
         if not isinstance(name, str) or name not in HOOK_NAMES:
             raise ConfigurationError(f"unknown hook {name!r}; hooks are {', '.join(HOOK_NAMES)}")
-        return name
+        return HookName(name)
+
+    _check = get_hook_name
 
     def on(self, name: HookName | str, handler: Handler) -> None:
         """Call `handler` at every `name` event; an unknown name or a handler that is not callable
@@ -74,9 +82,12 @@ class Hooks:
         self._handlers.setdefault(key, []).append(handler)
 
     def off(self, name: HookName | str, handler: Handler) -> None:
-        handlers = self._handlers.get(self._check(name), [])
+        key = self._check(name)
+        handlers = self._handlers.get(key, [])
         if handler in handlers:
             handlers.remove(handler)
+        if not handlers:
+            self._handlers.pop(key, None)
 
     def clear(self, name: HookName | str | None = None) -> None:
         if name is None:
@@ -92,8 +103,9 @@ class Hooks:
     def __bool__(self) -> bool:
         return any(self._handlers.values())
 
-    def emit(self, name: str, *args: Any, **kwargs: Any) -> None:
-        for handler in self._handlers.get(name, ()):
+    def emit(self, name: HookName | str, *args: Any, **kwargs: Any) -> None:
+        # a str finds its HookName key (a str enum hashes and compares as its value)
+        for handler in self._handlers.get(name, ()):  # type: ignore[call-overload]
             try:
                 handler(*args, **kwargs)
             except Exception:

@@ -147,7 +147,7 @@ class Plan:
                     return wanted[:1]
                 return found
             refusal = getattr(message, "refusal", None)
-            if refusal:  # no call, a refusal: final, as in the JSON modes
+            if isinstance(refusal, str) and refusal:  # no call, a refusal: final, as in the JSON modes
                 raise RefusalError(refusal, completion=completion)
             if self.mode is Mode.PARALLEL_TOOLS:  # text cannot say which tool it answers for
                 raise ResponseParseError(
@@ -160,7 +160,7 @@ class Plan:
                 f"the model did not call the tool `{self.name}` and gave no content", text=message.content
             )
         refusal = getattr(message, "refusal", None)
-        if refusal:
+        if isinstance(refusal, str) and refusal:
             raise RefusalError(refusal, completion=completion)
         content = message.content
         if not content:

@@ -48,18 +48,20 @@ REASKABLE = (ValidationError, ResponseParseError)
 
 
 def retrying_for(max_retries: int | Retrying | AsyncRetrying) -> Retrying | AsyncRetrying:
-    """A tenacity policy: an int is the number of attempts; a user's `Retrying` / `AsyncRetrying` is
-    used as given (its strategies and callbacks drive re-asks in sync and async calls alike)."""
+    """A tenacity policy. An int is how many times an invalid answer is re-asked, as in instructor:
+    `max_retries=2` allows 3 attempts, `0` one. A user's `Retrying` / `AsyncRetrying` is used as given
+    (its strategies and callbacks drive re-asks in sync and async calls alike)."""
     if isinstance(max_retries, bool) or not isinstance(max_retries, (int, Retrying, AsyncRetrying)):
         raise ConfigurationError(
-            f"max_retries must be an int (attempts) or a tenacity Retrying / AsyncRetrying, got {max_retries!r}"
+            f"max_retries must be an int (re-asks after the first attempt) or a tenacity Retrying / "
+            f"AsyncRetrying, got {max_retries!r}"
         )
     if isinstance(max_retries, int):
-        if max_retries < 1:
+        if max_retries < 0:
             raise ConfigurationError(
-                f"max_retries must be at least 1 (the number of attempts), got {max_retries}"
+                f"max_retries must be 0 or more (re-asks after the first attempt), got {max_retries}"
             )
-        return _default_policy(max_retries)
+        return _default_policy(max_retries + 1)
     check_policy(max_retries)
     return max_retries
 
@@ -158,9 +160,11 @@ class Attempts:
         self.last_completion = completion
         usage = Usage.reported(completion, self.request)
         self.usage = self.usage + usage
+        number = len(self.attempts) + 1
         if self.hooks:
             self.hooks.emit("completion:response", completion)
-        number = len(self.attempts) + 1
+            # The running total, a frozen snapshot (estimated parts say so: `Usage.estimated_requests`).
+            self.hooks.emit("completion:usage", self.usage, attempt_number=number)
         try:
             self._azure_checks(completion, usage)
             value = self.plan.parse(completion, self.context)
@@ -187,6 +191,8 @@ class Attempts:
             usage = Usage.reported(completion, self.request)
             self.usage = self.usage + usage
             self.last_completion = completion
+            if self.hooks:
+                self.hooks.emit("completion:usage", self.usage, attempt_number=len(self.attempts) + 1)
         self.attempts.append(Attempt(len(self.attempts) + 1, completion, exc, usage))
         if self.hooks:
             self.hooks.emit("parse:error", exc)

@@ -12,7 +12,10 @@ from instructor.core.exceptions import InstructorRetryException
 ```
 
 or, without touching the code, `pytest -p instructor_az.alias` (a pytest plugin installing it before
-collection), or `python -m instructor_az.alias script.py [args]`.
+collection), or `python -m instructor_az.alias script.py [args]`. For every Python process started
+with it (the subprocesses a test suite starts too), put the folder `python -m instructor_az.alias
+--pythonpath` prints on `PYTHONPATH`: its `sitecustomize` installs the alias at start-up (it takes the
+place of any other `sitecustomize` on the path).
 
 The alias never shadows a real instructor: `install()` raises `AliasError` when an `instructor`
 package is importable, unless `force=True`. Module paths map to their public equivalents here
@@ -30,10 +33,11 @@ import importlib.util
 import runpy
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-__all__ = ["AliasError", "install", "installed", "target_of", "uninstall"]
+__all__ = ["AliasError", "install", "installed", "shim_dir", "target_of", "uninstall"]
 
 ALIAS = "instructor"
 TARGET = "instructor_az"
@@ -177,11 +181,20 @@ def pytest_load_initial_conftests(early_config: Any, parser: Any, args: list[str
     install()
 
 
+def shim_dir() -> str:
+    """The folder whose `sitecustomize` installs the alias in every process that has it on PYTHONPATH."""
+    return str(Path(__file__).resolve().parent / "_alias_shim")
+
+
 def main(argv: Sequence[str] | None = None) -> None:
-    """`python -m instructor_az.alias script.py [args]`: run a script with the alias installed."""
+    """`python -m instructor_az.alias script.py [args]`: run a script with the alias installed;
+    `--pythonpath`: print the folder to put on PYTHONPATH for every process to have it."""
     args = list(sys.argv[1:] if argv is None else argv)
+    if args == ["--pythonpath"]:
+        print(shim_dir())
+        return
     if not args:
-        print("usage: python -m instructor_az.alias SCRIPT [ARGS...]", file=sys.stderr)
+        print("usage: python -m instructor_az.alias SCRIPT [ARGS...] | --pythonpath", file=sys.stderr)
         raise SystemExit(2)
     install()
     sys.argv = args

@@ -88,6 +88,12 @@ def _build_openai(
     import openai  # at call time: the `openai` module as it is now
 
     client_kwargs, defaults = _split(kwargs, _OPENAI_CLIENT_KEYWORDS)
+    if not (api_key or os.environ.get("OPENAI_API_KEY")):
+        # Said here, typed, before the SDK's own untyped "Missing credentials".
+        raise ConfigurationError(
+            f"from_provider('{provider}/{model_name}') needs credentials: api_key=... or the OPENAI_API_KEY "
+            "environment variable (with base_url= / OPENAI_BASE_URL for Azure's v1 routes)"
+        )
     factory = openai.AsyncOpenAI if async_client else openai.OpenAI
     client = factory(api_key=api_key, **client_kwargs)
     return _wrap(client, model_name, mode, defaults)

@@ -12,7 +12,7 @@ user = client.chat.completions.create(model="gpt-4o", response_model=User, messa
 
 The patched `create` is a thin shell over `Instructor` / `AsyncInstructor` driving the client's own,
 unpatched `create`: the same plan, re-asks and streaming as `from_openai`, nothing else. It takes
-`response_model=`, `max_retries=` (attempts; default 1 as in instructor's patch), `context=` /
+`response_model=`, `max_retries=` (re-asks after the first attempt; default 1 as in instructor's patch), `context=` /
 `validation_context=`, `strict=` and `hooks=` (a `Hooks` for this call only); `response_model=None`
 (or absent) is the SDK's own call. Patching again re-patches the original `create`, never wraps twice.
 """

@@ -25,3 +25,12 @@ def test_extract_user_prints_the_validated_object() -> None:
     )
     assert '"name": "John"' in result.stdout
     assert '"age": 30' in result.stdout
+
+
+def test_instructor_quickstart_runs_unchanged_through_the_alias() -> None:
+    result = subprocess.run(
+        [sys.executable, str(COOKBOOK / "instructor_quickstart.py")], capture_output=True, text=True, timeout=180
+    )
+    assert result.returncode == 0, result.stderr
+    assert "name='John' age=25" in result.stdout
+    assert "the request offered the tool 'User' to 'gpt-4o-mini'" in result.stdout

@@ -13,7 +13,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, TypeAdapter
 
 from .._answer_json import answer_parser
-from .._errors import ConfigurationError, ResponseParseError
+from .._errors import AnswerJSONError, ConfigurationError, ResponseParseError
 from .._mode import Mode
 from .._plan import Plan
 from .._targets import ListTarget, ModelTarget
@@ -80,7 +80,7 @@ class _Source:
         try:
             return self.parser.feed(text)
         except JsonParseError as exc:
-            raise ResponseParseError(f"the streamed answer is not valid JSON: {exc}") from None
+            raise AnswerJSONError(f"the streamed answer is not valid JSON: {exc}", pos=exc.offset) from None
 
 
 class StreamConsumer:

@@ -8,4 +8,4 @@ from __future__ import annotations
 KNOWN: dict[str, str] = {}
 
 #: The pass count reached so far: it only goes up. Issue 11 is done when it is >= BASELINE["passed"].
-PASSED_AT_LEAST = 0
+PASSED_AT_LEAST = 357

@@ -97,3 +97,22 @@ def test_pytest_plugin_installs_it_before_collection(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "1 passed" in result.stdout
+
+
+def test_the_pythonpath_shim_reaches_every_new_process(tmp_path: Path) -> None:
+    import os
+
+    shim = subprocess.run(
+        [sys.executable, "-m", "instructor_az.alias", "--pythonpath"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    env = {**os.environ, "PYTHONPATH": shim}
+    out = subprocess.run(
+        [sys.executable, "-O", "-c", "import instructor; print(instructor.__name__)"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout
+    assert out.strip() == "instructor_az"

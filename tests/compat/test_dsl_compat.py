@@ -85,11 +85,6 @@ def test_an_iterable_models_name_and_description_are_sent(
     assert (function["name"], function["description"]) == ("IterablePeople", "Everyone in the text")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="_client._stream_kind recognises Iterable[T] only: stream=True with an IterableModel class streams "
-    "partial objects of the tasks model (needs an IterableBase check there)",
-)
 async def test_an_iterable_model_streams_item_by_item(
     azure_emulator: Emulator, async_azure_openai_client: Any
 ) -> None:

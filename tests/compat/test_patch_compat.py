@@ -66,22 +66,21 @@ def test_without_response_model_it_is_the_sdk_call(
     assert "tools" not in azure_emulator.last_request.body
 
 
-def test_one_attempt_unless_max_retries_says_otherwise(
+def test_one_reask_unless_max_retries_says_otherwise(
     azure_openai_client: AzureOpenAI, azure_emulator: Emulator
 ) -> None:
+    # instructor's patch defaults to max_retries=1: the first attempt and one re-ask.
     client = instructor_az.patch(azure_openai_client)
-    azure_emulator.scripted.push({"name": "John", "age": "thirty"})
+    azure_emulator.scripted.push({"name": "John", "age": "thirty"}, {"name": "John", "age": "thirty"})
     with pytest.raises(InstructorRetryException):
         client.chat.completions.create(model="gpt-4o", response_model=User, messages=MESSAGES)
-    assert len(azure_emulator.requests) == 1
+    assert len(azure_emulator.requests) == 2
 
     azure_emulator.reset()
     azure_emulator.scripted.push({"name": "John", "age": "thirty"}, ANSWER)
-    user = client.chat.completions.create(
-        model="gpt-4o", response_model=User, messages=MESSAGES, max_retries=2
-    )
-    assert user.age == 30
-    assert len(azure_emulator.requests) == 2
+    with pytest.raises(InstructorRetryException):
+        client.chat.completions.create(model="gpt-4o", response_model=User, messages=MESSAGES, max_retries=0)
+    assert len(azure_emulator.requests) == 1
 
 
 def test_context_and_validation_context_reach_the_validators(

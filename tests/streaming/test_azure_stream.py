@@ -434,7 +434,7 @@ async def test_usage_of_every_streamed_attempt_is_totalled(
                 response_model=Booking,
                 messages=MESSAGES,
                 stream_options={"include_usage": True},
-                max_retries=2,
+                max_retries=1,
             ),
             lambda item: None,
         )

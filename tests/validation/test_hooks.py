@@ -33,7 +33,10 @@ class Recorder:
 
     def __init__(self, client: Any) -> None:
         self.events: list[tuple[str, Any]] = []
+        #: completion:usage payloads (the running total) with their attempt numbers, kept apart
+        self.usages: list[tuple[Any, int]] = []
         client.on("completion:kwargs", self.kwargs)
+        client.on("completion:usage", lambda usage, attempt_number: self.usages.append((usage, attempt_number)))
         for name in ("completion:response", "completion:error", "completion:last_attempt", "parse:error"):
             client.on(name, lambda payload, name=name: self.events.append((name, payload)))
 
@@ -114,7 +117,7 @@ async def test_last_attempt_gets_the_last_exception(make: Any, azure_emulator: E
     client = make()
     recorder = Recorder(client)
     with pytest.raises(InstructorRetryException) as caught:
-        await resolve(create(client, max_retries=2))
+        await resolve(create(client, max_retries=1))
     assert recorder.names == [*REASK_ORDER[:3], *REASK_ORDER[:3], "completion:last_attempt"]
     (last,) = recorder.payloads("completion:last_attempt")
     assert last is caught.value.last_exception
@@ -200,7 +203,7 @@ async def test_stream_exhaustion_fires_last_attempt(make: Any, azure_emulator: E
     with pytest.raises(InstructorRetryException) as caught:
         await collect(
             client.chat.completions.create_partial(
-                model="gpt-4o", response_model=User, messages=MESSAGES, max_retries=2
+                model="gpt-4o", response_model=User, messages=MESSAGES, max_retries=1
             )
         )
     assert recorder.names[-2:] == ["parse:error", "completion:last_attempt"]
@@ -264,10 +267,11 @@ async def test_a_raising_handler_is_logged_and_never_breaks_the_call(
             )
             assert items == [User(**GOOD)]
     failures = handler_failures(caplog)
-    assert len(failures) == len(recorder.events)  # one log record per event, each with its traceback
+    # one log record per event, each with its traceback
+    assert len(failures) == len(recorder.events) + len(recorder.usages)
     assert [r.levelno for r in failures] == [logging.ERROR] * len(failures)
     logged_names = [name for name in HOOK_NAMES for r in failures if repr(name) in r.getMessage()]
-    assert sorted(logged_names) == sorted(recorder.names)
+    assert sorted(logged_names) == sorted(recorder.names + ["completion:usage"] * len(recorder.usages))
     assert all("broken" in r.getMessage() for r in failures)
 
 
@@ -279,8 +283,9 @@ async def test_raising_handlers_do_not_change_an_error_outcome(
     for name in HOOK_NAMES:
         client.on(name, broken)
     with caplog.at_level(logging.ERROR, logger="instructor_az"), pytest.raises(InstructorRetryException):
-        await resolve(create(client, max_retries=2))
-    assert len(handler_failures(caplog)) == 7  # kwargs, response, parse:error twice, then last_attempt
+        await resolve(create(client, max_retries=1))
+    # kwargs, response, usage, parse:error twice, then last_attempt
+    assert len(handler_failures(caplog)) == 9
 
     caplog.clear()
     with caplog.at_level(logging.ERROR, logger="instructor_az"), pytest.raises(openai.NotFoundError):
@@ -472,3 +477,16 @@ async def test_last_attempt_fires_when_retry_error_callback_supplies_the_value(
     (last,) = recorder.payloads("completion:last_attempt")
     assert last is recorder.payloads("parse:error")[-1]
     assert last.errors()[0]["input"] == 301
+
+
+async def test_usage_hook_sees_the_running_total_after_each_answer(make: Any, azure_emulator: Emulator, wire: Any) -> None:
+    client = make()
+    recorder = Recorder(client)
+    azure_emulator.scripted.push(BAD, GOOD)
+    assert await resolve(create(client)) == User(**GOOD)
+    (first, one), (total, two) = recorder.usages
+    assert (one, two) == (1, 2)
+    reported = wire.usages()  # what the emulator sent for each answer
+    assert (first.prompt_tokens, first.completion_tokens) == (reported[0].prompt_tokens, reported[0].completion_tokens)
+    assert total.total_tokens == reported[0].total_tokens + reported[1].total_tokens
+    assert not total.estimated

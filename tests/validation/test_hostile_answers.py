@@ -177,7 +177,7 @@ async def test_exhausted_wrong_function_calls_name_the_expected_one(
     with pytest.raises(InstructorRetryException) as caught:
         await resolve(
             make(Mode.TOOLS).chat.completions.create(
-                model="gpt-4o", response_model=User, messages=MESSAGES, max_retries=2
+                model="gpt-4o", response_model=User, messages=MESSAGES, max_retries=1
             )
         )
     error = caught.value.last_exception
@@ -309,7 +309,7 @@ async def test_a_stream_stopped_for_a_reask_estimates_its_usage(make: Make, azur
                 model="gpt-4o",
                 response_model=User,
                 messages=MESSAGES,
-                max_retries=2,
+                max_retries=1,
                 stream_options={"include_usage": True},
             )
         )
@@ -348,7 +348,7 @@ async def test_estimated_and_reported_usage_are_told_apart(make: Make, azure_emu
                 model="gpt-4o",
                 response_model=Ordered,
                 messages=MESSAGES,
-                max_retries=2,
+                max_retries=1,
                 stream_options={"include_usage": True},
             )
         )

@@ -170,7 +170,7 @@ async def test_n_invalid_answers_raise_retry_exception(
     with pytest.raises(InstructorRetryException) as caught:
         await resolve(
             client.chat.completions.create(
-                model="gpt-4o", response_model=User, messages=MESSAGES, max_retries=n
+                model="gpt-4o", response_model=User, messages=MESSAGES, max_retries=n - 1
             )
         )
     exc = caught.value
@@ -220,7 +220,7 @@ async def test_retry_exception_in_json_modes_lists_parse_errors(
     with pytest.raises(InstructorRetryException) as caught:
         await resolve(
             make(mode).chat.completions.create(
-                model="gpt-4o", response_model=User, messages=MESSAGES, max_retries=2
+                model="gpt-4o", response_model=User, messages=MESSAGES, max_retries=1
             )
         )
     exc = caught.value

@@ -111,19 +111,19 @@ def create(client: Any, **kwargs: Any) -> Any:
 
 async def retries_exhausted(s: Setup) -> None:
     s.emulator.scripted.push(BAD, BAD)
-    await resolve(create(s.client, max_retries=2))
+    await resolve(create(s.client, max_retries=1))
 
 
 async def not_json(s: Setup) -> None:
     s.emulator.scripted.push("not JSON at all", "still not JSON")
-    await resolve(create(instructor_az.from_openai(s.client, mode="json"), max_retries=2))
+    await resolve(create(instructor_az.from_openai(s.client, mode="json"), max_retries=1))
 
 
 async def stream_exhausted(s: Setup) -> None:
     s.emulator.scripted.push(BAD, BAD)
     await collect(
         s.client.chat.completions.create_partial(
-            model="gpt-4o", response_model=User, messages=MESSAGES, extra_headers=EXTRA_HEADERS, max_retries=2
+            model="gpt-4o", response_model=User, messages=MESSAGES, extra_headers=EXTRA_HEADERS, max_retries=1
         )
     )
 
@@ -314,7 +314,7 @@ async def test_client_level_credentials_stay_out_of_payloads_errors_logs_and_rep
     with pytest.raises(InstructorRetryException) as exhausted:
         await resolve(
             client.chat.completions.create(
-                model="gpt-4o", response_model=User, messages=MESSAGES, max_retries=2
+                model="gpt-4o", response_model=User, messages=MESSAGES, max_retries=1
             )
         )
     assert [r.status for r in emulator.requests] == [200, 200]  # the key was accepted: it was really sent
