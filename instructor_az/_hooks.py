@@ -105,7 +105,7 @@ class Hooks:
 
     def emit(self, name: HookName | str, *args: Any, **kwargs: Any) -> None:
         # a str finds its HookName key (a str enum hashes and compares as its value)
-        for handler in self._handlers.get(name, ()):  # type: ignore[call-overload]
+        for handler in self._handlers.get(name, ()):  # type: ignore[arg-type]
             try:
                 handler(*args, **kwargs)
             except Exception:
