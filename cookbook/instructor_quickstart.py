@@ -1,6 +1,6 @@
 """instructor's own quickstart (the first example of its README), unchanged, on instructor-az.
 
-`cookbook/instructor/quickstart.py` is instructor's code as its README writes it: `import instructor`,
+`cookbook/instructor_readme/quickstart.py` is instructor's code as its README writes it: `import instructor`,
 `instructor.from_provider("openai/gpt-4o-mini")`. This script serves the emulator on loopback, points
 the openai SDK at it the usual way (`OPENAI_BASE_URL`, `OPENAI_API_KEY`, here the emulator's v1 route),
 queues the model's answer, and runs the quickstart with `python -m instructor_az.alias`, so its
@@ -16,7 +16,7 @@ from pathlib import Path
 
 from instructor_az.emulator import DEFAULT_API_KEY, Emulator
 
-QUICKSTART = Path(__file__).resolve().parent / "instructor" / "quickstart.py"
+QUICKSTART = Path(__file__).resolve().parent / "instructor_readme" / "quickstart.py"
 
 
 def main() -> None:

@@ -144,6 +144,16 @@ def installed() -> bool:
     return _finder is not None
 
 
+def _installed_package(name: str) -> bool:
+    """A regular module or package `name` is importable (a bare folder of that name, a namespace
+    package such as a project's `instructor/` directory on the path, does not count)."""
+    try:
+        spec = importlib.util.find_spec(name)
+    except (ImportError, ValueError):
+        return False
+    return spec is not None and spec.origin is not None
+
+
 def install(*, force: bool = False) -> None:
     """Make `import instructor` (and its submodules) import instructor_az. Idempotent."""
     global _finder
@@ -152,7 +162,7 @@ def install(*, force: bool = False) -> None:
     if not force:
         existing = sys.modules.get(ALIAS)
         real = existing is not None and not existing.__name__.startswith(TARGET)
-        if real or (existing is None and importlib.util.find_spec(ALIAS) is not None):
+        if real or (existing is None and _installed_package(ALIAS)):
             raise AliasError(
                 "a real `instructor` package is installed: the alias would shadow it. Uninstall it, use "
                 "`import instructor_az as instructor`, or call install(force=True)"

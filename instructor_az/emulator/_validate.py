@@ -170,6 +170,23 @@ def _validate_content(content: Any, where: str, deployment: Deployment, role: st
                     f"{at}.input_audio.format",
                     f"Invalid value: '{audio.get('format')}'. Supported values are: 'wav' and 'mp3'.",
                 )
+        elif kind == "file":
+            # A file (a PDF) sent inline as a data URL, or by the id of an uploaded file; the models that
+            # read images read files too. The error for one that does not is the service's own.
+            if not deployment.vision:
+                raise wire.invalid_value(
+                    f"{at}.type", "Invalid Value: 'file'. This model does not support file content types."
+                )
+            file = part.get("file")
+            if not isinstance(file, Mapping):
+                raise wire.missing_parameter(f"{at}.file")
+            data, file_id = file.get("file_data"), file.get("file_id")
+            if not (isinstance(data, str) and data) and not (isinstance(file_id, str) and file_id):
+                raise wire.missing_parameter(f"{at}.file.file_data")
+            if isinstance(data, str) and data and not data.startswith("data:"):
+                raise wire.invalid_value(
+                    f"{at}.file.file_data", "Invalid file data: expected a base64 data URL (data:<type>;base64,...)."
+                )
         elif kind is None:
             raise wire.missing_parameter(f"{at}.type")
         else:

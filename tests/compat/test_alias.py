@@ -116,3 +116,12 @@ def test_the_pythonpath_shim_reaches_every_new_process(tmp_path: Path) -> None:
         timeout=60,
     ).stdout
     assert out.strip() == "instructor_az"
+
+
+def test_a_folder_named_instructor_is_not_a_real_instructor(tmp_path: Path) -> None:
+    (tmp_path / "instructor").mkdir()  # a namespace package: a project's folder, not the library
+    code = "import instructor_az.alias as a\na.install()\nimport instructor\nprint(instructor.__name__)\n"
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, check=True, timeout=60
+    ).stdout
+    assert out.strip() == "instructor_az"

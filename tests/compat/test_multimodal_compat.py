@@ -6,6 +6,7 @@ import base64
 import io
 import wave
 from pathlib import Path
+from typing import Any
 
 import pytest
 from openai import AsyncAzureOpenAI, AzureOpenAI
@@ -281,3 +282,22 @@ def test_the_download_functions_are_the_seam(monkeypatch: pytest.MonkeyPatch) ->
     assert part["file"]["file_data"] == "data:application/pdf;base64," + base64.b64encode(PDF_BYTES).decode()
     assert part["file"]["filename"] == "doc"
     assert [url for url, _ in asked] == ["https://media.example.com/clip", "https://media.example.com/doc"]
+
+
+def test_a_pdf_reaches_the_deployment_in_a_structured_call(
+    tmp_path: Path, azure_emulator: Any, azure_openai_client: Any
+) -> None:
+    path = tmp_path / "invoice.pdf"
+    path.write_bytes(PDF_BYTES)
+    azure_emulator.scripted.push({"content": "INV-7"})
+    number = instructor_az.from_openai(azure_openai_client).chat.completions.create(
+        model="gpt-4o",
+        response_model=str,
+        messages=[{"role": "user", "content": ["The number?", PDF.from_path(path)]}],
+    )
+    assert number == "INV-7"
+    (part,) = [p for p in azure_emulator.last_request.body["messages"][-1]["content"] if p["type"] == "file"]
+    assert part["file"] == {
+        "filename": "invoice.pdf",
+        "file_data": "data:application/pdf;base64," + base64.b64encode(PDF_BYTES).decode(),
+    }

@@ -727,3 +727,52 @@ async def test_concurrent_async_requests_each_take_one_queued_answer(
     assert sorted(c.choices[0].message.content or "" for c in completions) == sorted(answers)
     assert emulator.scripted.pending == 0
     assert len(emulator.requests) == len(answers)
+
+
+def _file_part(file: Any) -> dict[str, Any]:
+    return {
+        "role": "user",
+        "content": [{"type": "text", "text": "Summarize"}, {"type": "file", "file": file}],
+    }
+
+
+def test_a_file_part_is_accepted_by_a_vision_deployment(
+    azure_emulator: Emulator, azure_openai_client: AzureOpenAI
+) -> None:
+    azure_emulator.scripted.push("A one-page report.")
+    file = {"filename": "r.pdf", "file_data": "data:application/pdf;base64,JVBERi0xLjQK"}
+    completion = azure_openai_client.chat.completions.create(model="gpt-4o", messages=[_file_part(file)])  # type: ignore[list-item]
+    assert completion.choices[0].message.content == "A one-page report."
+
+
+@pytest.mark.parametrize(
+    ("model", "file", "param", "message"),
+    [
+        (
+            "gpt-35-turbo",
+            {"file_data": "data:application/pdf;base64,JVBE"},
+            "messages[0].content[1].type",
+            "does not support file content types",
+        ),
+        (
+            "gpt-4o",
+            {"filename": "r.pdf"},
+            "messages[0].content[1].file.file_data",
+            "Missing required parameter",
+        ),
+        ("gpt-4o", {"file_data": "JVBERi0xLjQK"}, "messages[0].content[1].file.file_data", "base64 data URL"),
+    ],
+)
+def test_a_bad_file_part_is_azures_400(model: str, file: dict[str, Any], param: str, message: str) -> None:
+    emulator = Emulator(
+        deployments=[
+            Deployment("gpt-4o", "gpt-4o", "2024-08-06", vision=True),
+            Deployment("gpt-35-turbo", "gpt-35-turbo", "0125"),
+        ]
+    )
+    with emulator.client(max_retries=0) as client, pytest.raises(openai.BadRequestError) as caught:
+        client.chat.completions.create(model=model, messages=[_file_part(file)])  # type: ignore[list-item]
+    error = caught.value.body
+    assert isinstance(error, dict)
+    assert error["param"] == param
+    assert message in error["message"]
