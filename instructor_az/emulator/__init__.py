@@ -38,6 +38,7 @@ from ._faults import (
     FaultSpecError,
 )
 from ._local import LocalBackend, LocalModelUnavailableError
+from ._quota import Admission, Clock, ManualClock, Quota, QuotaLimiter, SystemClock
 from ._records import RecordedRequest
 from ._transport import AsyncEmulatorTransport, EmulatorTransport
 
@@ -55,10 +56,12 @@ __all__ = [
     "MAX_LATENCY_SECONDS",
     "MAX_RETRY_AFTER_MS",
     "PREVIEW_VERSIONS",
+    "Admission",
     "AsyncEmulatorTransport",
     "Backend",
     "BackendError",
     "ChatRequest",
+    "Clock",
     "Deployment",
     "Emulator",
     "EmulatorApp",
@@ -69,11 +72,15 @@ __all__ = [
     "LocalBackend",
     "LocalModelUnavailableError",
     "LoopbackServer",
+    "ManualClock",
+    "Quota",
+    "QuotaLimiter",
     "RecordedRequest",
     "Reply",
     "SchemaBackend",
     "ScriptExhaustedError",
     "ScriptedBackend",
+    "SystemClock",
     "ToolCall",
     "default_deployments",
 ]

@@ -24,6 +24,7 @@ from starlette.types import Receive, Scope, Send
 
 from . import _body as body_limits
 from . import _media as media
+from . import _quota as quota
 from . import _responses as responses
 from . import _validate as validate
 from . import _wire as wire
@@ -75,6 +76,7 @@ class _Call:
     auth: str | None = None
     faults: list[Fault] = field(default_factory=list)
     headers: dict[str, str] = field(default_factory=dict)
+    quota: quota.Admission | None = None
 
 
 _T = TypeVar("_T")
@@ -253,7 +255,24 @@ class EmulatorApp:
         assert call.deployment is not None
         self._check_operation(call.deployment, operation)
         self._check_model_api_version(call)
+        self._charge(call)
         return form
+
+    def _charge(self, call: _Call) -> None:
+        """Count the request against its deployment's quota (`_quota`): Azure's 429 when over."""
+        deployment = call.deployment
+        assert deployment is not None
+        prompt, reserve = quota.estimate(call.operation, call.body, deployment.name, deployment.model)
+        try:
+            call.quota = self.emulator.quotas.admit(deployment.name, prompt, reserve)
+        except quota.RateLimited as exc:
+            raise wire.rate_limited(
+                retry_after_ms=exc.retry_after_ms,
+                operation=_OPERATION_NAMES.get(call.operation, call.operation),
+                api_version=call.api_version,
+                limit=exc.limit,
+                remaining=exc.remaining,
+            ) from None
 
     async def _take_faults(self, call: _Call) -> Fault | None:
         """Injected and header faults, once the request passed every check: waits out their latency,
@@ -283,7 +302,6 @@ class EmulatorApp:
             if operation == "embeddings":
                 texts = validate.validate_embeddings(call.body, call.deployment)
                 await self._take_faults(call)
-                self.emulator._count_tokens(call.deployment.name, sum(wire.count_tokens(t) for t in texts))
                 body = responses.embeddings(texts, call.deployment, call.body)
                 if any(f.kind == "drop_connection" for f in call.faults):
                     self._record(call, 200)
@@ -297,6 +315,8 @@ class EmulatorApp:
             self._raise_prompt_filter(call)
             return await self._generate(call, latency)
         except wire.AzureError as error:
+            if call.quota is not None:
+                call.quota.settle(0)
             return self._finish(call, error)
 
     async def _serve_media(self, request: Request, operation: str) -> Response:
@@ -452,7 +472,13 @@ class EmulatorApp:
         if call.body.get("stream") and call.operation == "chat" and count == 1 and not call.faults:
             generation = await self._ask_stream(backend, chat)
             if generation is not None:
-                self.emulator._count_tokens(deployment.name, 0)
+                admission = call.quota
+
+                def close() -> None:
+                    generation.close()
+                    if admission is not None:
+                        admission.settle(generation.completion_tokens or 0)
+
                 events = responses.chat_chunks(
                     chat,
                     deployment,
@@ -460,9 +486,7 @@ class EmulatorApp:
                     call.api_version,
                     chunk_chars=self.emulator.chunk_chars,
                 )
-                return EventStream(
-                    events, self._stream_headers(call), blocking=True, on_close=generation.close
-                )
+                return EventStream(events, self._stream_headers(call), blocking=True, on_close=close)
         replies: list[Reply] = []
         for _ in range(count):
             answer = await self._ask(backend, chat)
@@ -480,22 +504,30 @@ class EmulatorApp:
         default_max = 16 if call.operation == "completions" else None
         shaped = [responses.shape(chat, r, shaping, default_max_tokens=default_max) for r in replies]
         drop = next((f for f in call.faults if f.kind == "drop_connection"), None)
-        self.emulator._count_tokens(deployment.name, sum(s.completion_tokens for s in shaped))
+        completion_tokens = sum(s.completion_tokens for s in shaped)
+        if call.quota is not None:
+            call.quota.settle(completion_tokens)
+        limiter = self.emulator.quotas
+        pace = limiter.latency(deployment.name, completion_tokens)  # Quota.seconds_per_100_tokens
         if call.body.get("stream"):
             if call.operation == "chat":
-                events = responses.chat_chunks(
+                chunks = responses.chat_chunks(
                     chat, deployment, shaped, call.api_version, chunk_chars=self.emulator.chunk_chars
                 )
             else:
-                events = responses.text_completion_chunks(
+                chunks = responses.text_completion_chunks(
                     chat, deployment, shaped, chunk_chars=self.emulator.chunk_chars
                 )
+            sse = list(chunks)
             return EventStream(
-                events,
+                iter(sse),
                 self._stream_headers(call),
-                chunk_seconds=latency.chunk_seconds if latency else 0.0,
+                chunk_seconds=(latency.chunk_seconds if latency else 0.0) + pace / max(len(sse), 1),
                 drop_after=drop.after_chunks if drop else None,
+                sleep=limiter.clock.sleep,
             )
+        if pace:
+            await limiter.clock.sleep(pace)
         if call.operation == "chat":
             body = responses.chat_completion(chat, deployment, shaped, call.api_version)
         else:

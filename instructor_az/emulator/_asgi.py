@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Awaitable, Callable, Generator, Iterator
 from typing import Any
 
 import anyio
@@ -25,6 +25,7 @@ class EventStream:
         drop_after: int | None = None,
         blocking: bool = False,
         on_close: Callable[[], None] | None = None,
+        sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
     ) -> None:
         self.events = events
         self.headers = headers
@@ -32,6 +33,7 @@ class EventStream:
         self.drop_after = drop_after
         self.blocking = blocking  # producing the next event may block (a model generating): use a thread
         self.on_close = on_close
+        self.sleep = sleep  # waits out chunk_seconds (the quota's clock: a test clock needs no real wait)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         disconnected = anyio.Event()
@@ -69,7 +71,7 @@ class EventStream:
                     await send({"type": "http.response.body", "body": data, "more_body": True})
                     sent += 1
                     if self.chunk_seconds:
-                        await anyio.sleep(self.chunk_seconds)
+                        await self.sleep(self.chunk_seconds)
                 if self.drop_after is not None:
                     return
                 await send({"type": "http.response.body", "body": b"", "more_body": False})

@@ -8,7 +8,7 @@ import json
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
 import httpx2
@@ -20,6 +20,7 @@ from ._body import DEFAULT_MAX_BODY_BYTES
 from ._deployments import Deployment, default_deployments
 from ._fault_queue import FaultBook
 from ._faults import Fault
+from ._quota import Clock, Quota, QuotaLimiter
 from ._records import RecordedRequest
 from ._transport import AsyncEmulatorTransport, EmulatorTransport, _LoopThread
 
@@ -29,9 +30,6 @@ if TYPE_CHECKING:
 DEFAULT_API_KEY = "emulator-key"
 DEFAULT_ENDPOINT = "https://emulator.openai.azure.com"
 BackendName = Literal["scripted", "schema", "local"]
-
-_REQUESTS_PER_MINUTE = 1000
-_TOKENS_PER_MINUTE = 150_000
 
 
 def make_backend(backend: Backend | BackendName) -> Backend:
@@ -68,6 +66,9 @@ class Emulator:
     - `chunk_chars`: characters per streamed delta.
     - `max_body_bytes`: the largest request body accepted (default 32 MiB); a larger one gets a 413,
       decided from `Content-Length` or while reading, without reading the body whole.
+    - `quotas`: Azure's rate limits (see `Quota`, docs/emulator.md "Quotas"): one `Quota` for every
+      deployment, or `{deployment: Quota}`; change them later with `emulator.quotas.set(...)`.
+    - `clock`: the limiter's time source and latency sleeper (`ManualClock()` in tests).
     """
 
     def __init__(
@@ -82,6 +83,8 @@ class Emulator:
         extra_api_versions: Iterable[str] = (),
         max_recorded: int = 10_000,
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+        quotas: Quota | Mapping[str, Quota] | None = None,
+        clock: Clock | None = None,
     ) -> None:
         self.api_keys: tuple[str, ...] = tuple(api_keys)
         if not self.api_keys:
@@ -103,8 +106,9 @@ class Emulator:
         self.extra_api_versions = frozenset(extra_api_versions)
         self.requests: deque[RecordedRequest] = deque(maxlen=max_recorded)
         self._faults = FaultBook()
-        self._usage_lock = threading.Lock()
-        self._usage: dict[str, deque[tuple[float, int]]] = {}
+        self.quotas = QuotaLimiter(quotas, clock)
+        for name in self.quotas.configured():
+            self.deployment(name)  # a quota for a deployment that does not exist is a mistake
         self._loop_thread = _LoopThread()
         self.app = EmulatorApp(self)
 
@@ -152,8 +156,7 @@ class Emulator:
         """Forget recorded requests, faults and usage; clear a scripted backend's queue."""
         self.requests.clear()
         self._faults.clear()
-        with self._usage_lock:
-            self._usage.clear()
+        self.quotas.clear_usage()
         if isinstance(self.backend, ScriptedBackend):
             self.backend.clear()
 
@@ -168,18 +171,8 @@ class Emulator:
 
     # --- rate-limit headers -----------------------------------------------------------------------
 
-    def _count_tokens(self, deployment: str, tokens: int) -> None:
-        with self._usage_lock:
-            self._usage.setdefault(deployment, deque()).append((time.monotonic(), tokens))
-
     def _remaining(self, deployment: str) -> tuple[int, int]:
-        now = time.monotonic()
-        with self._usage_lock:
-            window = self._usage.setdefault(deployment, deque())
-            while window and now - window[0][0] > 60:
-                window.popleft()
-            used_tokens = sum(t for _, t in window)
-            return max(_REQUESTS_PER_MINUTE - len(window), 0), max(_TOKENS_PER_MINUTE - used_tokens, 0)
+        return self.quotas.remaining(deployment)
 
     # --- clients bound in-process -----------------------------------------------------------------
 

@@ -248,7 +248,15 @@ def prompt_filtered(flagged: dict[str, str], *, api_version: str | None = None) 
     )
 
 
-def rate_limited(*, retry_after_ms: int, operation: str, api_version: str | None) -> AzureError:
+def rate_limited(
+    *,
+    retry_after_ms: int,
+    operation: str,
+    api_version: str | None,
+    limit: str = "token",
+    remaining: tuple[int, int] = (0, 0),
+) -> AzureError:
+    """Azure's 429: `limit` is "token" (TPM) or "call" (RPM), as Azure's message words it."""
     seconds = max(1, -(-retry_after_ms // 1000))
     return AzureError(
         429,
@@ -256,7 +264,7 @@ def rate_limited(*, retry_after_ms: int, operation: str, api_version: str | None
             "error": {
                 "code": "429",
                 "message": f"Requests to the {operation} Operation under Azure OpenAI API version "
-                f"{api_version or LATEST_GA} have exceeded token rate limit of your current OpenAI S0 pricing "
+                f"{api_version or LATEST_GA} have exceeded {limit} rate limit of your current OpenAI S0 pricing "
                 f"tier. Please retry after {seconds} second{'s' if seconds != 1 else ''}. Please go here: "
                 "https://aka.ms/oai/quotaincrease if you would like to further increase the default rate limit.",
             }
@@ -264,8 +272,8 @@ def rate_limited(*, retry_after_ms: int, operation: str, api_version: str | None
         {
             "retry-after-ms": str(retry_after_ms),
             "retry-after": str(seconds),
-            "x-ratelimit-remaining-requests": "0",
-            "x-ratelimit-remaining-tokens": "0",
+            "x-ratelimit-remaining-requests": str(remaining[0]),
+            "x-ratelimit-remaining-tokens": str(remaining[1]),
         },
     )
 
