@@ -60,6 +60,28 @@ def _injections(args: argparse.Namespace, emulator: Any) -> list[Any]:
     return out
 
 
+def _quotas(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
+    """`--rpm`, `--tpm`, `--latency-per-100-tokens`, `--rpm-period` (all deployments) and `--quota
+    NAME=RPM:TPM` (one deployment, the same latency and period) as `Emulator(quotas=...)`; a bad one
+    raises ValueError naming it."""
+    from instructor_az.emulator import Quota
+
+    shared: dict[str, Any] = {"seconds_per_100_tokens": args.latency_per_100_tokens}
+    if args.rpm_period is not None:
+        shared["rpm_period"] = args.rpm_period
+    default = Quota(rpm=args.rpm, tpm=args.tpm, **shared)
+    quotas = {}
+    for spec in args.quota or []:
+        name, sep, limits = spec.partition("=")
+        if not sep or not name:
+            raise ValueError(f"--quota {spec!r}: expected DEPLOYMENT=RPM:TPM, e.g. gpt-4o=60:10000")
+        try:
+            quotas[name] = Quota.parse(limits, **shared)
+        except ValueError as exc:
+            raise ValueError(f"--quota {spec!r}: {exc}") from None
+    return default, quotas
+
+
 def _emulator(args: argparse.Namespace) -> int:
     try:
         import uvicorn
@@ -96,6 +118,14 @@ def _emulator(args: argparse.Namespace) -> int:
             chunk_chars=args.chunk_chars,
             max_body_bytes=DEFAULT_MAX_BODY_BYTES if args.max_body_bytes is None else args.max_body_bytes,
         )
+        default_quota, quotas = _quotas(args)
+        emulator.quotas.set(default_quota)
+        for name, quota in quotas.items():
+            if name not in emulator.deployments:
+                raise ValueError(
+                    f"--quota {name}=...: no deployment {name!r} (have {', '.join(sorted(emulator.deployments))})"
+                )
+            emulator.quotas.set(quota, deployment=name)
         injections = _injections(args, emulator)
     except (LocalModelUnavailableError, BackendError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -113,6 +143,12 @@ def _emulator(args: argparse.Namespace) -> int:
     print(f"  deployments: {', '.join(sorted(emulator.deployments))}")
     print(f"  v1 routes:   OpenAI(base_url='{endpoint}/openai/v1/', api_key=...)")
     print(f"  control API: {endpoint}/_emulator/ (same api-key; see docs/emulator.md)")
+    for name, quota in [("all deployments", emulator.quotas.default), *emulator.quotas.configured().items()]:
+        if quota.rpm is not None or quota.tpm is not None or quota.seconds_per_100_tokens:
+            print(
+                f"  quota:       {name}: rpm={quota.rpm} tpm={quota.tpm} "
+                f"seconds_per_100_tokens={quota.seconds_per_100_tokens}"
+            )
     for injection in injections:
         emulator.inject(injection.fault, deployment=injection.deployment, times=injection.times)
         times = "every request" if injection.times is None else f"{injection.times} request(s)"
@@ -181,6 +217,32 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         metavar="N",
         help="the largest request body accepted; larger ones get a 413 (default 32 MiB)",
+    )
+    emulator.add_argument(
+        "--rpm", type=int, default=None, metavar="N", help="requests per minute, every deployment"
+    )
+    emulator.add_argument(
+        "--tpm", type=int, default=None, metavar="N", help="tokens per minute, every deployment"
+    )
+    emulator.add_argument(
+        "--quota",
+        action="append",
+        metavar="DEPLOYMENT=RPM:TPM",
+        help="one deployment's limits, e.g. gpt-4o=60:10000 (either may be empty; repeatable; overrides --rpm/--tpm)",
+    )
+    emulator.add_argument(
+        "--latency-per-100-tokens",
+        type=float,
+        default=0.0,
+        metavar="S",
+        help="seconds added per 100 completion tokens, streamed or not (default 0)",
+    )
+    emulator.add_argument(
+        "--rpm-period",
+        type=float,
+        default=None,
+        metavar="S",
+        help="seconds over which RPM is evaluated (default 10, as Azure: a period admits RPM*S/60)",
     )
     emulator.add_argument(
         "--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"]

@@ -522,7 +522,7 @@ class EmulatorApp:
             return EventStream(
                 iter(sse),
                 self._stream_headers(call),
-                chunk_seconds=(latency.chunk_seconds if latency else 0.0) + pace / max(len(sse), 1),
+                chunk_seconds=(latency.chunk_seconds if latency else 0.0) + pace / (len(sse) + 1),
                 drop_after=drop.after_chunks if drop else None,
                 sleep=limiter.clock.sleep,
             )

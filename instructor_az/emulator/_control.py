@@ -15,6 +15,9 @@ Bodies and answers are JSON; every error is Azure-shaped. Control requests are n
 | `GET /_emulator/requests` | the recorded requests, credentials redacted |
 | `DELETE /_emulator/requests` | forget them |
 | `POST /_emulator/reset` | all of the above at once (`Emulator.reset()`) |
+| `GET /_emulator/quotas` | `{"default": QUOTA, "deployments": {name: QUOTA}, "remaining": {name: {"requests", "tokens"}}}` |
+| `POST /_emulator/quotas` | set one: `{"rpm": 60, "tpm": 10000, "seconds_per_100_tokens": 0.5, "deployment": "gpt-4o"}` (deployment null or absent: the default for all; omitted fields keep Quota's defaults) |
+| `DELETE /_emulator/quotas` | no limits anywhere again (and usage forgotten) |
 
 An answer is an object with one of: `{"json": VALUE}` (structured output: the forced tool's arguments
 or JSON content, as `push(VALUE)`), `{"text": "..."}`, `{"tool_calls": [{"name": ..., "arguments":
@@ -37,6 +40,7 @@ from . import _wire as wire
 from ._backends import Reply, ScriptedBackend, ToolCall
 from ._fault_queue import parse_injections
 from ._faults import Fault, FaultSpecError
+from ._quota import Quota
 
 if TYPE_CHECKING:
     from ._emulator import Emulator
@@ -60,6 +64,9 @@ def control_routes(emulator: Emulator) -> list[Route]:
         Route(f"{PREFIX}/requests", control.guard(control.requests), methods=["GET"]),
         Route(f"{PREFIX}/requests", control.guard(control.clear_requests), methods=["DELETE"]),
         Route(f"{PREFIX}/reset", control.guard(control.reset), methods=["POST"]),
+        Route(f"{PREFIX}/quotas", control.guard(control.quotas), methods=["GET"]),
+        Route(f"{PREFIX}/quotas", control.guard(control.set_quota), methods=["POST"]),
+        Route(f"{PREFIX}/quotas", control.guard(control.clear_quotas), methods=["DELETE"]),
     ]
 
 
@@ -203,6 +210,37 @@ class _Control:
     async def reset(self, request: Request) -> Any:
         self.emulator.reset()
         return {"reset": True}
+
+    # --- quotas -----------------------------------------------------------------------------------
+
+    async def quotas(self, request: Request) -> Any:
+        limiter = self.emulator.quotas
+        remaining = {name: limiter.remaining(name) for name in sorted(self.emulator.deployments)}
+        return {
+            "default": limiter.default.to_json(),
+            "deployments": {name: q.to_json() for name, q in sorted(limiter.configured().items())},
+            "remaining": {name: {"requests": r, "tokens": t} for name, (r, t) in remaining.items()},
+        }
+
+    async def set_quota(self, request: Request) -> Any:
+        body = await self._body(request)
+        fields = set(Quota.__dataclass_fields__)
+        unknown = sorted(set(body) - fields - {"deployment"})
+        if unknown:
+            raise _bad(
+                f"Unknown field(s) {', '.join(unknown)}: send {', '.join(sorted(fields))} and deployment."
+            )
+        deployment = self._deployment(body)
+        try:
+            quota = Quota(**{k: v for k, v in body.items() if k in fields})
+        except (TypeError, ValueError) as exc:
+            raise _bad(f"Bad quota: {exc}") from None
+        self.emulator.quotas.set(quota, deployment=deployment)
+        return {"deployment": deployment, "quota": quota.to_json()}
+
+    async def clear_quotas(self, request: Request) -> Any:
+        self.emulator.quotas.clear()
+        return {"cleared": True}
 
 
 def _injection(fault: Fault, deployment: str | None, times: int | None) -> dict[str, Any]:
