@@ -1,0 +1,195 @@
+"""When each row's next request may go: one controller for the whole pipeline.
+
+The pacer admits a request when (1) no pause is in force (a 429 pauses every row for its
+`retry-after-ms`), (2) fewer than `limit` requests are in flight, and (3) the token budget
+(`tokens_per_minute`, a bucket refilled continuously) covers the request's estimate. With
+`concurrency="auto"` the limit starts low, grows by one after a run of answers whose
+`x-ratelimit-remaining-requests` / `-tokens` headers show headroom, and is halved on a 429.
+It runs on one event loop: no locks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from .._errors import ConfigurationError
+
+AUTO_START = 4
+AUTO_MAX = 64
+#: Transport retries wait `backoff * 2**n` seconds (jittered, at most `MAX_BACKOFF`) unless the
+#: server said how long (`retry-after-ms` / `retry-after`).
+MAX_BACKOFF = 30.0
+
+
+def _header_number(headers: Mapping[str, str] | None, name: str) -> float | None:
+    if headers is None:
+        return None
+    raw = headers.get(name)
+    if raw is None:
+        return None
+    try:
+        return float(raw)
+    except ValueError:
+        return None
+
+
+def retry_after(headers: Mapping[str, str] | None) -> float | None:
+    """Seconds the server asked to wait (`retry-after-ms`, else `retry-after` in seconds), if it did."""
+    ms = _header_number(headers, "retry-after-ms")
+    if ms is not None:
+        return max(ms, 0.0) / 1000
+    seconds = _header_number(headers, "retry-after")
+    return max(seconds, 0.0) if seconds is not None else None
+
+
+def estimate_tokens(request: Mapping[str, Any]) -> int:
+    """A request's tokens before it is sent: about 4 characters a token of its body, plus the answer
+    budget (`max_tokens` / `max_completion_tokens`, else 256)."""
+    size = len(repr(request.get("messages"))) + len(
+        repr(request.get("tools") or request.get("response_format"))
+    )
+    answer = request.get("max_completion_tokens") or request.get("max_tokens") or 256
+    return size // 4 + int(answer)
+
+
+class Pacer:
+    """Admission for the pipeline's requests (see the module's docstring)."""
+
+    def __init__(
+        self,
+        concurrency: int | str = "auto",
+        *,
+        tokens_per_minute: int | None = None,
+        max_concurrency: int = AUTO_MAX,
+        backoff: float = 0.5,
+    ) -> None:
+        if concurrency == "auto":
+            self.auto = True
+            self.limit = min(AUTO_START, max_concurrency)
+        elif isinstance(concurrency, int) and not isinstance(concurrency, bool) and concurrency >= 1:
+            self.auto = False
+            self.limit = concurrency
+            max_concurrency = concurrency
+        else:
+            raise ConfigurationError(
+                f'concurrency must be a whole number >= 1 or "auto", got {concurrency!r}'
+            )
+        if tokens_per_minute is not None and tokens_per_minute < 1:
+            raise ConfigurationError(f"tokens_per_minute must be >= 1, got {tokens_per_minute}")
+        self.max_concurrency = max_concurrency
+        self.tokens_per_minute = tokens_per_minute
+        self.backoff = backoff
+        self.in_flight = 0
+        self.peak_in_flight = 0
+        self.paused_until = 0.0
+        self.stopping = False
+        self.requests = 0
+        self.rate_limited = 0
+        self.pauses = 0
+        self._tokens = float(tokens_per_minute or 0)
+        self._refilled = time.monotonic()
+        self._good = 0  # answers with headroom since the limit last changed
+        self._changed = asyncio.Event()
+
+    # --- admission --------------------------------------------------------------------------------
+
+    def _refill(self, now: float) -> None:
+        if self.tokens_per_minute is not None:
+            rate = self.tokens_per_minute / 60
+            self._tokens = min(float(self.tokens_per_minute), self._tokens + (now - self._refilled) * rate)
+        self._refilled = now
+
+    def _wait_time(self, estimate: int, now: float) -> float:
+        """0 when a request may go now, else how long (at most) to wait before looking again."""
+        if now < self.paused_until:
+            return self.paused_until - now
+        if self.in_flight >= self.limit:
+            return 1.0  # woken earlier by a request ending
+        if self.tokens_per_minute is not None:
+            self._refill(now)
+            need = min(
+                float(estimate), float(self.tokens_per_minute)
+            )  # a huge request waits for a full bucket
+            if self._tokens < need:
+                return (need - self._tokens) / (self.tokens_per_minute / 60)
+        return 0.0
+
+    async def acquire(self, estimate: int) -> None:
+        """Wait until a request of about `estimate` tokens may go; `StopPipeline` once the pipeline is
+        stopping (no new requests)."""
+        while True:
+            if self.stopping:
+                raise StopPipeline
+            wait = self._wait_time(estimate, time.monotonic())
+            if wait <= 0:
+                break
+            self._changed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), timeout=wait)
+        self.in_flight += 1
+        self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+        self.requests += 1
+        if self.tokens_per_minute is not None:
+            self._tokens -= estimate
+
+    def _wake(self) -> None:
+        self._changed.set()
+
+    def release(self, estimate: int, *, used: int | None, headers: Mapping[str, str] | None) -> None:
+        """A request ended (answered or failed); `used` is its real token count when known."""
+        self.in_flight -= 1
+        if self.tokens_per_minute is not None and used is not None:
+            self._tokens += estimate - used  # correct the estimate taken at admission
+        if self.auto and headers is not None:
+            self._grow(headers)
+        self._wake()
+
+    def _grow(self, headers: Mapping[str, str]) -> None:
+        requests = _header_number(headers, "x-ratelimit-remaining-requests")
+        tokens = _header_number(headers, "x-ratelimit-remaining-tokens")
+        if requests is None and tokens is None:
+            return
+        headroom = (requests is None or requests > 2 * self.limit) and (tokens is None or tokens > 0)
+        if not headroom:
+            self._good = 0
+            return
+        self._good += 1
+        if self._good >= self.limit and self.limit < self.max_concurrency:
+            self.limit += 1
+            self._good = 0
+
+    def rate_limited_for(self, seconds: float | None) -> float:
+        """A 429 came: pause every row (for `retry-after-ms`, else a backoff) and, in auto mode, halve
+        the limit. Returns the pause."""
+        self.rate_limited += 1
+        pause = seconds if seconds is not None else self.backoff
+        until = time.monotonic() + pause
+        if until > self.paused_until:
+            self.paused_until = until
+            self.pauses += 1
+        if self.auto:
+            self.limit = max(1, self.limit // 2)
+            self._good = 0
+        self._wake()
+        return pause
+
+    def backoff_for(self, retry: int, hinted: float | None) -> float:
+        """The wait before transport retry number `retry` (1-based) of one row."""
+        if hinted is not None:
+            return hinted
+        base = min(MAX_BACKOFF, self.backoff * 2.0 ** (retry - 1))
+        return base * random.uniform(0.5, 1.0)
+
+    def stop(self) -> None:
+        """No new requests from now on (in-flight ones finish)."""
+        self.stopping = True
+        self._wake()
+
+
+class StopPipeline(BaseException):  # past the protocol's `except Exception`: the row just stops
+    """Raised in a row waiting for admission once the pipeline is stopping."""
