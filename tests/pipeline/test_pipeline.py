@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import threading
@@ -44,8 +45,13 @@ class Script:
     """The model: answers each row from its text; some rows answer badly first, some always, some get
     filtered. Records when each answer was produced."""
 
-    def __init__(self, *, bad_once: set[int] = frozenset(), bad_always: set[int] = frozenset(),  # type: ignore[assignment]
-                 filtered: set[int] = frozenset()) -> None:  # type: ignore[assignment]
+    def __init__(
+        self,
+        *,
+        bad_once: set[int] = frozenset(),
+        bad_always: set[int] = frozenset(),  # type: ignore[assignment]
+        filtered: set[int] = frozenset(),
+    ) -> None:  # type: ignore[assignment]
         self.bad_once, self.bad_always, self.filtered = bad_once, bad_always, filtered
         self.seen: dict[int, int] = {}
         self.shaping: set[int] = set()  # a fault was given: the next answer is what it shapes
@@ -87,7 +93,13 @@ async def test_every_id_ends_exactly_once_through_faults(azure_emulator, async_a
     client = instructor_az.from_openai(async_azure_openai_client)
 
     results = aextract_many(
-        client, TEXTS, response_model=Person, model="gpt-4o", max_retries=1, retry_backoff=0.01, concurrency=16
+        client,
+        TEXTS,
+        response_model=Person,
+        model="gpt-4o",
+        max_retries=1,
+        retry_backoff=0.01,
+        concurrency=16,
     )
     outcomes = await results.collect()
 
@@ -99,7 +111,8 @@ async def test_every_id_ends_exactly_once_through_faults(azure_emulator, async_a
     for row in (9, 150):
         assert isinstance(by_id[row].error, instructor_az.ContentFilterError)
     for row in (3, 40, 77):
-        assert by_id[row].value == Person(row=row, name=f"Person{row}") and by_id[row].attempts == 2
+        assert by_id[row].value == Person(row=row, name=f"Person{row}")
+        assert by_id[row].attempts == 2
     ok = [o for o in outcomes if o.ok]
     assert len(ok) == len(TEXTS) - 4
     assert all(o.value == Person(row=o.id, name=f"Person{o.id}") for o in ok)
@@ -112,7 +125,8 @@ async def test_every_id_ends_exactly_once_through_faults(azure_emulator, async_a
     assert summary.reasks == 3 + 2
     assert summary.requests == len(azure_emulator.requests)
     assert summary.usage.total_tokens == sum(o.usage.total_tokens for o in outcomes)
-    assert summary.rows_per_minute > 0 and "220 rows" in str(summary)
+    assert summary.rows_per_minute > 0
+    assert "220 rows" in str(summary)
 
 
 def test_sync_client_ordered_results(azure_emulator, azure_openai_client):
@@ -123,7 +137,13 @@ def test_sync_client_ordered_results(azure_emulator, azure_openai_client):
     records = [{"id": f"r{i}", "text": text} for i, text in enumerate(TEXTS)]
 
     results = extract_many(
-        client, records, response_model=Person, model="gpt-4o", ordered=True, concurrency=8, retry_backoff=0.01
+        client,
+        records,
+        response_model=Person,
+        model="gpt-4o",
+        ordered=True,
+        concurrency=8,
+        retry_backoff=0.01,
     )
     outcomes = results.collect()
 
@@ -162,7 +182,8 @@ def test_resume_skips_what_the_file_holds(azure_emulator, azure_openai_client, t
         except json.JSONDecodeError:
             continue
     assert sorted(line["id"] for line in lines) == list(range(200))
-    assert lines[0]["status"] == "ok" and lines[0]["value"] == {"row": lines[0]["id"], "name": f"Person{lines[0]['id']}"}
+    assert lines[0]["status"] == "ok"
+    assert lines[0]["value"] == {"row": lines[0]["id"], "name": f"Person{lines[0]['id']}"}
     assert set(lines[0]) >= {"id", "status", "value", "attempts", "requests", "usage", "latency"}
 
 
@@ -175,11 +196,13 @@ async def test_a_429_pauses_every_row(azure_emulator, async_azure_openai_client)
     results = aextract_many(client, TEXTS[:40], response_model=Person, model="gpt-4o", concurrency=1)
     outcomes = await results.collect()
 
-    assert len(outcomes) == 40 and all(o.ok for o in outcomes)
+    assert len(outcomes) == 40
+    assert all(o.ok for o in outcomes)
     assert azure_emulator.requests[0].status == 429
     # The first answer came only after the pause: nobody was sent during it.
     assert min(script.times) - started >= 0.38
-    assert results.summary.rate_limited == 1 and results.summary.pauses == 1
+    assert results.summary.rate_limited == 1
+    assert results.summary.pauses == 1
 
 
 async def test_a_429_pauses_rows_already_waiting(azure_emulator, async_azure_openai_client):
@@ -191,9 +214,10 @@ async def test_a_429_pauses_rows_already_waiting(azure_emulator, async_azure_ope
     results = aextract_many(client, TEXTS[:60], response_model=Person, model="gpt-4o", concurrency=8)
     outcomes = await results.collect()
 
-    assert len(outcomes) == 60 and all(o.ok for o in outcomes)
+    assert len(outcomes) == 60
+    assert all(o.ok for o in outcomes)
     times = sorted(script.times)
-    gaps = [b - a for a, b in zip(times, times[1:])]
+    gaps = [b - a for a, b in itertools.pairwise(times)]
     assert max(gaps) >= 0.3  # the whole pipeline waited out retry-after-ms
     assert results.summary.rate_limited == 1
 
@@ -229,7 +253,8 @@ async def test_fixed_concurrency_is_never_exceeded(azure_emulator, limit):
     results = aextract_many(client, TEXTS[:40], response_model=Person, model="gpt-4o", concurrency=limit)
     outcomes = await results.collect()
 
-    assert len(outcomes) == 40 and all(o.ok for o in outcomes)
+    assert len(outcomes) == 40
+    assert all(o.ok for o in outcomes)
     assert counting.peak == limit
     assert results.summary.peak_concurrency == limit
 
@@ -248,7 +273,8 @@ def test_transport_retries_exhausted_is_typed(azure_emulator, azure_openai_clien
         assert isinstance(outcome.error, TransportRetriesExhausted)
         assert isinstance(outcome.error.last_error, InternalServerError)
         assert outcome.error.__cause__ is outcome.error.last_error
-        assert outcome.requests == 3 and outcome.status == "TransportRetriesExhausted"
+        assert outcome.requests == 3
+        assert outcome.status == "TransportRetriesExhausted"
     assert len(azure_emulator.requests) == 9
 
 
@@ -266,7 +292,12 @@ def test_inputs_prompt_and_create_keywords(azure_emulator, azure_openai_client):
     ]
 
     outcomes = extract_many(
-        client, inputs, response_model=Person, model="gpt-4o", prompt="Extract the person.", temperature=0,
+        client,
+        inputs,
+        response_model=Person,
+        model="gpt-4o",
+        prompt="Extract the person.",
+        temperature=0,
         ordered=True,
     ).collect()
 
@@ -282,12 +313,16 @@ def test_duplicate_ids_and_bad_inputs_are_refused(azure_emulator, azure_openai_c
     _script(azure_emulator)
     client = instructor_az.from_openai(azure_openai_client)
     with pytest.raises(instructor_az.ConfigurationError, match="already given"):
-        extract_many(client, [("a", "row 1"), ("a", "row 2")], response_model=Person, model="gpt-4o").collect()
+        extract_many(
+            client, [("a", "row 1"), ("a", "row 2")], response_model=Person, model="gpt-4o"
+        ).collect()
     with pytest.raises(instructor_az.ConfigurationError, match="resume=True needs output"):
         extract_many(client, [], response_model=Person, resume=True)
 
 
-def test_stopping_early_writes_interrupted_rows_and_resume_finishes(azure_emulator, azure_openai_client, tmp_path):
+def test_stopping_early_writes_interrupted_rows_and_resume_finishes(
+    azure_emulator, azure_openai_client, tmp_path
+):
     _script(azure_emulator)
     azure_emulator.inject(Fault.latency(0.01), times=None)
     out = tmp_path / "out.jsonl"
@@ -303,6 +338,8 @@ def test_stopping_early_writes_interrupted_rows_and_resume_finishes(azure_emulat
     assert 5 <= len(lines) < 100
     assert len({line["id"] for line in lines}) == len(lines)
 
-    rest = extract_many(client, pairs, response_model=Person, model="gpt-4o", output=out, resume=True).collect()
+    rest = extract_many(
+        client, pairs, response_model=Person, model="gpt-4o", output=out, resume=True
+    ).collect()
     done = {line["id"] for line in lines if line["status"] != "interrupted"}
     assert sorted(o.id for o in rest) == sorted(set(range(100)) - done)
