@@ -63,6 +63,7 @@ from .function_calls import (
 )
 from .multimodal import PDF
 from .patch import apatch, patch
+from .pipeline import aextract_many, extract_many
 from .providers import Provider
 from .streaming._assemble import Partial, PartialModel
 from .validation import openai_moderation
@@ -113,8 +114,10 @@ __all__ = [
     "TokenUsageUnavailableError",
     "Usage",
     "__version__",
+    "aextract_many",
     "apatch",
     "exceptions",
+    "extract_many",
     "from_azure",
     "from_openai",
     "from_provider",
