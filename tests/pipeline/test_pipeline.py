@@ -343,3 +343,49 @@ def test_stopping_early_writes_interrupted_rows_and_resume_finishes(
     ).collect()
     done = {line["id"] for line in lines if line["status"] != "interrupted"}
     assert sorted(o.id for o in rest) == sorted(set(range(100)) - done)
+
+
+async def test_auto_concurrency_grows_on_headroom_and_is_cut_by_a_429(azure_emulator, async_azure_openai_client):
+    _script(azure_emulator)
+    client = instructor_az.from_openai(async_azure_openai_client)
+
+    grown = aextract_many(client, TEXTS, response_model=Person, model="gpt-4o")
+    assert len(await grown.collect()) == len(TEXTS)
+    assert grown.summary.final_concurrency > 4  # started at AUTO_START, grown on x-ratelimit-remaining-*
+
+    azure_emulator.inject(Fault.rate_limit(retry_after_ms=10), times=1)
+    cut = aextract_many(client, TEXTS[:3], response_model=Person, model="gpt-4o", concurrency="auto")
+    assert len(await cut.collect()) == 3
+    assert cut.summary.final_concurrency < 4  # 4 halved by the 429 (then grown by one, on headroom)
+
+
+async def test_cancelling_the_task_stops_the_pipeline(azure_emulator, async_azure_openai_client, tmp_path):
+    import asyncio
+
+    _script(azure_emulator)
+    azure_emulator.inject(Fault.latency(0.01), times=None)
+    out = tmp_path / "out.jsonl"
+    client = instructor_az.from_openai(async_azure_openai_client)
+    pairs = [(i, text) for i, text in enumerate(TEXTS[:100])]
+    got: list[Outcome] = []
+    five = asyncio.Event()
+
+    async def consume() -> None:
+        async for outcome in aextract_many(
+            client, pairs, response_model=Person, model="gpt-4o", output=out, concurrency=4
+        ):
+            got.append(outcome)
+            if len(got) == 5:
+                five.set()
+
+    task = asyncio.create_task(consume())
+    await five.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    assert 5 <= len(lines) < 100
+    assert len({line["id"] for line in lines}) == len(lines)
+
+    rest = await aextract_many(client, pairs, response_model=Person, model="gpt-4o", output=out, resume=True).collect()
+    assert sorted({line["id"] for line in lines if line["status"] == "ok"} | {o.id for o in rest}) == list(range(100))
