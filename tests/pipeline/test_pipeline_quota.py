@@ -1,0 +1,54 @@
+"""The pipeline against the emulator's own Azure quota (real 429s with retry-after-ms and the
+x-ratelimit-remaining-* headers, not injected faults): every row ends once, the 429s are absorbed."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from openai import AsyncAzureOpenAI
+from pydantic import BaseModel
+
+import instructor_az
+from instructor_az.emulator import DEFAULT_ENDPOINT, LATEST_GA, Emulator, Quota
+from instructor_az.pipeline import aextract_many
+
+
+class Row(BaseModel):
+    n: int
+
+
+def _answer(request: Any) -> dict[str, int]:
+    text = next(m["content"] for m in request.messages if m["role"] == "user")
+    found = re.search(r"row (\d+)", str(text))
+    assert found is not None
+    return {"n": int(found.group(1))}
+
+
+async def test_auto_pacing_absorbs_the_deployments_real_429s() -> None:
+    # 6 requests per 0.2 s bucket: 30 requests a second; 60 rows need about 2 s at the quota.
+    emulator = Emulator(
+        backend="scripted", api_keys=["test-key"], quotas={"gpt-4o": Quota(rpm=1800, rpm_period=0.2)}
+    )
+    emulator.scripted.on(lambda request: True, _answer)
+    raw = AsyncAzureOpenAI(
+        azure_endpoint=DEFAULT_ENDPOINT,
+        api_key="test-key",
+        api_version=LATEST_GA,
+        http_client=emulator.async_http_client(),
+    )
+    client = instructor_az.from_openai(raw)
+    rows = [(f"r{i}", f"row {i}") for i in range(60)]
+    results = aextract_many(client, rows, response_model=Row, model="gpt-4o", concurrency="auto")
+    outcomes = await results.collect()
+    await raw.close()
+
+    assert sorted(o.id for o in outcomes) == sorted(i for i, _ in rows)  # each row exactly once
+    assert all(o.ok for o in outcomes), [o.error for o in outcomes if not o.ok]
+    assert {o.id: o.value.n for o in outcomes} == {f"r{i}": i for i in range(60)}
+    summary = results.summary
+    statuses = [r.status for r in emulator.requests]
+    assert statuses.count(200) == 60
+    assert statuses.count(429) >= 1  # the pipeline did reach the quota
+    assert summary.rate_limited == statuses.count(429)  # every 429 Azure sent was seen and absorbed
+    assert summary.requests == len(statuses)
