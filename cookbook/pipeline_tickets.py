@@ -14,7 +14,6 @@ import tempfile
 from pathlib import Path
 from typing import Literal
 
-from openai import AzureOpenAI
 from pydantic import BaseModel, Field
 
 import instructor_az
