@@ -4,7 +4,11 @@ The pacer admits a request when (1) no pause is in force (a 429 pauses every row
 `retry-after-ms`), (2) fewer than `limit` requests are in flight, and (3) the token budget
 (`tokens_per_minute`, a bucket refilled continuously) covers the request's estimate. With
 `concurrency="auto"` the limit starts low, grows by one after a run of answers whose
-`x-ratelimit-remaining-requests` / `-tokens` headers show headroom, and is halved on a 429.
+`x-ratelimit-remaining-requests` / `-tokens` headers show headroom, and is halved on a 429; and
+(4) in auto mode, the requests Azure said remain in its window (the last answer's
+`x-ratelimit-remaining-requests`, less the requests sent since) are not used up: once they are,
+requests wait for an answer that says more, or send one probe every `PROBE_SECONDS` (a window that
+reset is only seen in an answer), so a window costs at most one 429 instead of a burst.
 It runs on one event loop: no locks.
 """
 
@@ -24,6 +28,8 @@ AUTO_MAX = 64
 #: Transport retries wait `backoff * 2**n` seconds (jittered, at most `MAX_BACKOFF`) unless the
 #: server said how long (`retry-after-ms` / `retry-after`).
 MAX_BACKOFF = 30.0
+#: With the window's requests used up (auto mode), one probe request goes this often.
+PROBE_SECONDS = 0.25
 
 
 def _header_number(headers: Mapping[str, str] | None, name: str) -> float | None:
@@ -94,6 +100,10 @@ class Pacer:
         self._tokens = float(tokens_per_minute or 0)
         self._refilled = time.monotonic()
         self._good = 0  # answers with headroom since the limit last changed
+        # Requests left in Azure's window by its last answer, less those sent since (auto mode; None
+        # while unknown), and when they ran out.
+        self._window: float | None = None
+        self._window_out_at = 0.0
         self._changed = asyncio.Event()
 
     # --- admission --------------------------------------------------------------------------------
@@ -110,6 +120,11 @@ class Pacer:
             return self.paused_until - now
         if self.in_flight >= self.limit:
             return 1.0  # woken earlier by a request ending
+        if self._window is not None and self._window <= 0:
+            waited = now - self._window_out_at
+            if waited < PROBE_SECONDS:
+                return PROBE_SECONDS - waited  # or sooner, when an answer says the window has room
+            self._window, self._window_out_at = 1, now  # one probe
         if self.tokens_per_minute is not None:
             self._refill(now)
             need = min(
@@ -132,6 +147,10 @@ class Pacer:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._changed.wait(), timeout=wait)
         self.in_flight += 1
+        if self._window is not None:
+            self._window -= 1
+            if self._window <= 0:
+                self._window_out_at = time.monotonic()
         self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
         self.requests += 1
         if self.tokens_per_minute is not None:
@@ -152,6 +171,11 @@ class Pacer:
     def _grow(self, headers: Mapping[str, str]) -> None:
         requests = _header_number(headers, "x-ratelimit-remaining-requests")
         tokens = _header_number(headers, "x-ratelimit-remaining-tokens")
+        if requests is not None:
+            # Azure counted the requests in flight when they arrived: what it says remains is what may go.
+            self._window = requests
+            if requests <= 0:
+                self._window_out_at = time.monotonic()
         if requests is None and tokens is None:
             return
         headroom = (requests is None or requests > 2 * self.limit) and (tokens is None or tokens > 0)
@@ -175,6 +199,7 @@ class Pacer:
         if self.auto:
             self.limit = max(1, self.limit // 2)
             self._good = 0
+        self._window = None  # the pause lasts until the window resets: unknown again after it
         self._wake()
         return pause
 

@@ -7,7 +7,7 @@ import time
 import pytest
 
 import instructor_az
-from instructor_az.pipeline._pacing import Pacer, estimate_tokens, retry_after
+from instructor_az.pipeline._pacing import PROBE_SECONDS, Pacer, estimate_tokens, retry_after
 
 
 async def test_tokens_per_minute_holds_a_request_until_the_budget_refills():
@@ -39,3 +39,17 @@ def test_headers_and_estimates():
 def test_bad_concurrency_is_refused(bad):
     with pytest.raises(instructor_az.ConfigurationError, match="concurrency"):
         Pacer(bad)
+
+
+async def test_auto_waits_once_the_window_azure_reports_is_used_up() -> None:
+    pacer = Pacer("auto")
+    await pacer.acquire(10)
+    pacer.release(10, used=10, headers={"x-ratelimit-remaining-requests": "1"})
+    await pacer.acquire(10)  # the one request left in the window
+    started = time.monotonic()
+    await pacer.acquire(10)  # none left: a probe, after PROBE_SECONDS
+    assert time.monotonic() - started >= PROBE_SECONDS * 0.9
+    pacer.release(10, used=10, headers={"x-ratelimit-remaining-requests": "5"})  # the window reset
+    started = time.monotonic()
+    await pacer.acquire(10)
+    assert time.monotonic() - started < PROBE_SECONDS / 2

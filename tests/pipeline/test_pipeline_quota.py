@@ -1,5 +1,5 @@
-"""The pipeline against the emulator's own Azure quota (real 429s with retry-after-ms and the
-x-ratelimit-remaining-* headers, not injected faults): every row ends once, the 429s are absorbed."""
+"""The pipeline against the emulator's own Azure quota (its x-ratelimit-remaining-* headers and real
+429s with retry-after-ms, not injected faults): every row ends once, at most a tenth meet a 429."""
 
 from __future__ import annotations
 
@@ -49,6 +49,9 @@ async def test_auto_pacing_absorbs_the_deployments_real_429s() -> None:
     summary = results.summary
     statuses = [r.status for r in emulator.requests]
     assert statuses.count(200) == 60
-    assert statuses.count(429) >= 1  # the pipeline did reach the quota
-    assert summary.rate_limited == statuses.count(429)  # every 429 Azure sent was seen and absorbed
+    # Paced on the window Azure reports, the pipeline rarely meets a 429 (the issue's bar: a tenth of
+    # the rows at most); any it meets are seen and absorbed.
+    assert statuses.count(429) <= len(rows) // 10
+    assert summary.rate_limited == statuses.count(429)
+    assert summary.succeeded == 60
     assert summary.requests == len(statuses)
