@@ -13,6 +13,7 @@ its re-asks and its streaming are the ones described in docs/modes.md.
 
 from __future__ import annotations
 
+import json
 import types
 import typing
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
@@ -20,7 +21,9 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, Field, ValidationError, create_model
 
-from ..streaming._json import EndArray, EndObject, JsonEventParser, Scalar, StartArray
+from .._answer_json import answer_parser
+from ..streaming._assemble import ItemsBuilder
+from ..streaming._json import StartArray
 
 __all__ = ["IterableBase", "IterableModel"]
 
@@ -96,32 +99,25 @@ class IterableBase:
 
 
 class _ItemStream:
-    """Feeds text deltas to the incremental JSON parser; returns the JSON of each list item that closed."""
+    """Feeds text deltas to the answer parser (the answer rules of `_answer_json`); returns the JSON of
+    each list item as it closes, found by the same `ItemsBuilder` that `create_iterable` uses."""
 
     def __init__(self) -> None:
-        self.parser = JsonEventParser(allow_trailing_text=True)
-        self.list_path: tuple[str | int, ...] | None = None
+        self.parser = answer_parser(trailing_text=True)
+        self.items: ItemsBuilder | None = None
 
     def feed(self, text: str) -> list[str]:
-        import json
-
-        out: list[str] = []
-        for event in self.parser.feed(text):
-            if self.list_path is None:
+        events = self.parser.feed(text)
+        if self.items is None:
+            # The list is the answer itself or its `tasks` member: known when it opens.
+            for i, event in enumerate(events):
                 if isinstance(event, StartArray) and event.path in ((), ("tasks",)):
-                    self.list_path = event.path
-                continue
-            path = event.path
-            if (
-                len(path) == len(self.list_path) + 1
-                and path[:-1] == self.list_path
-                and isinstance(event, (EndObject, EndArray, Scalar))
-            ):
-                value: Any = self.parser.value()
-                for key in path:
-                    value = value[key]
-                out.append(json.dumps(value))
-        return out
+                    self.items = ItemsBuilder(self.parser, event.path, json.dumps)
+                    events = events[i + 1 :]
+                    break
+            else:
+                return []
+        return list(self.items.feed(events))
 
 
 def _task_name(subtask_class: Any) -> str:
