@@ -1,5 +1,6 @@
 """The `instructor-az` command (also `python -m instructor_az`): `emulator` serves the Azure OpenAI
-emulator, `demo` runs an extraction, `--version` prints the installed version."""
+emulator, `demo` runs an extraction, `extract` runs a corpus through the pipeline
+(`instructor_az.pipeline._cli`), `--version` prints the installed version."""
 
 from __future__ import annotations
 
@@ -257,6 +258,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="the emulator's backend (default auto: the local model when the 'local' extra is installed)",
     )
     demo.set_defaults(run=_demo)
+
+    from instructor_az.pipeline._cli import add_parser as add_extract
+
+    add_extract(commands)
     return parser
 
 

@@ -36,6 +36,7 @@ from ._backends import (
     ChatRequest,
     Generation,
     Reply,
+    SchemaBackend,
     ScriptedBackend,
     ScriptExhaustedError,
 )
@@ -491,7 +492,12 @@ class EmulatorApp:
         for _ in range(count):
             answer = await self._ask(backend, chat)
             # A fault queued as a scripted answer applies to this request; the next answer is what it shapes.
+            # A rule that answers every request with the same shaping fault (a filter, a cut) would give it
+            # again: the answer it shapes is then the schema's value (it is cut anyway).
             while isinstance(answer, Fault):
+                if answer in call.faults:
+                    answer = SchemaBackend().reply(chat)
+                    continue
                 call.faults.append(answer)
                 self._raise_http_faults(call)
                 self._raise_prompt_filter(call)

@@ -21,7 +21,7 @@ from typing import Any
 from .._client import DEFAULT_MAX_RETRIES
 from ._engine import DEFAULT_TRANSPORT_RETRIES, Engine
 from ._pacing import AUTO_MAX, AUTO_START
-from ._rows import Outcome, PipelineInterrupted, TransportRetriesExhausted
+from ._rows import InvalidInputError, Outcome, PipelineInterrupted, TransportRetriesExhausted
 from ._summary import Summary
 
 __all__ = [
@@ -29,6 +29,7 @@ __all__ = [
     "AUTO_START",
     "DEFAULT_TRANSPORT_RETRIES",
     "AsyncResults",
+    "InvalidInputError",
     "Outcome",
     "PipelineInterrupted",
     "Results",
@@ -68,7 +69,7 @@ class Results:
 
     The engine runs on a private event loop in a background thread. Stopping early (`break`, an
     exception, Ctrl-C) stops the pipeline: no new requests; requests in flight finish, and rows caught
-    between requests are written to the output file as interrupted (a resumed run does them again)."""
+    between requests end as interrupted (not written to the output file: a resumed run does them)."""
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
@@ -148,6 +149,7 @@ def extract_many(
     transport_retries: int = DEFAULT_TRANSPORT_RETRIES,
     retry_backoff: float = 0.5,
     output: Any = None,
+    errors: Any = None,
     resume: bool = False,
     max_retries: Any = DEFAULT_MAX_RETRIES,
     context: Mapping[str, Any] | None = None,
@@ -167,8 +169,8 @@ def extract_many(
     `tokens_per_minute=` caps the tokens sent. A 429 pauses every row for its `retry-after-ms`;
     429 / 5xx / connection errors are retried by the pipeline (the SDK's own retries are off) up to
     `transport_retries` times per request, waiting `retry_backoff * 2**n` seconds (jittered) unless
-    told. `output=` appends each finished row to a JSONL file (flushed per row); `resume=True` skips
-    the ids already in it. `max_retries`, `context`, `validation_context` and any other keyword
+    told. `output=` appends each finished row to a JSONL file (flushed per row; failures to `errors=`
+    when given); `resume=True` skips the ids already in them. `max_retries`, `context`, `validation_context` and any other keyword
     (`model=`, `temperature=`...) are `create`'s, per row.
     """
     options = {k: v for k, v in locals().items() if k not in {"client", "inputs", "response_model", "kwargs"}}
@@ -188,6 +190,7 @@ def aextract_many(
     transport_retries: int = DEFAULT_TRANSPORT_RETRIES,
     retry_backoff: float = 0.5,
     output: Any = None,
+    errors: Any = None,
     resume: bool = False,
     max_retries: Any = DEFAULT_MAX_RETRIES,
     context: Mapping[str, Any] | None = None,

@@ -23,8 +23,8 @@ from .._errors import ConfigurationError
 from .._plan import compile_plan
 from .._run import retrying_for, run_async
 from ._checkpoint import Checkpoint
-from ._pacing import AUTO_MAX, Pacer, StopPipeline, estimate_tokens, retry_after
-from ._rows import Outcome, PipelineInterrupted, Row, TransportRetriesExhausted, id_key, rows
+from ._pacing import AUTO_MAX, Pacer, StopPipeline, estimate_tokens, reserved_tokens, retry_after
+from ._rows import Outcome, PipelineInterrupted, Row, TransportRetriesExhausted, rows
 from ._summary import Summary
 
 DEFAULT_TRANSPORT_RETRIES = 6
@@ -65,6 +65,7 @@ class Engine:
         transport_retries: int = DEFAULT_TRANSPORT_RETRIES,
         retry_backoff: float = 0.5,
         output: Any = None,
+        errors: Any = None,
         resume: bool = False,
         max_retries: Any = DEFAULT_MAX_RETRIES,
         context: Mapping[str, Any] | None = None,
@@ -75,6 +76,8 @@ class Engine:
             raise ConfigurationError("extract_many() needs a response_model")
         if resume and output is None:
             raise ConfigurationError("resume=True needs output= (the file to resume from)")
+        if errors is not None and output is None:
+            raise ConfigurationError("errors= is where failures go beside output=: give output= too")
         if (
             isinstance(transport_retries, bool)
             or not isinstance(transport_retries, int)
@@ -95,7 +98,7 @@ class Engine:
         self.concurrency, self.max_concurrency = concurrency, max_concurrency
         self.tokens_per_minute = tokens_per_minute
         self.transport_retries, self.retry_backoff = transport_retries, retry_backoff
-        self.output, self.resume = output, resume
+        self.output, self.errors, self.resume = output, errors, resume
         Pacer(concurrency, tokens_per_minute=tokens_per_minute, max_concurrency=max_concurrency)  # checks
         self.summary = Summary()
         self.pacer: Pacer | None = None
@@ -120,35 +123,38 @@ class Engine:
         self, pacer: Pacer, executor: concurrent.futures.Executor | None, counts: dict[str, Any]
     ) -> Callable[..., Any]:
         async def create(**request: Any) -> Any:
-            estimate = estimate_tokens(request)
+            estimate, reserve = estimate_tokens(request), reserved_tokens(request)
             retries = 0
             while True:
-                await pacer.acquire(estimate)
+                ticket = await pacer.acquire(estimate, reserve)
+                self.summary.in_flight = pacer.in_flight
                 counts["sends"] += 1
                 if counts["start"] is None:
                     counts["start"] = time.monotonic()
                 try:
                     headers, completion = await self._send(request, executor)
                 except RateLimitError as exc:
-                    pacer.release(estimate, used=0, headers=None)
-                    pacer.rate_limited_for(retry_after(exc.response.headers))
+                    pacer.release(ticket, used=0, headers=None)
+                    pacer.rate_limited_for(retry_after(exc.response.headers), ticket)
                     error: BaseException = exc
                     wait = 0.0  # the pause holds every row, this one included
                 except Exception as exc:
-                    pacer.release(estimate, used=None, headers=None)
+                    pacer.release(ticket, used=None, headers=None)
                     if not _transient(exc):
                         raise
                     error = exc
                     hinted = retry_after(exc.response.headers) if isinstance(exc, APIStatusError) else None
                     wait = pacer.backoff_for(retries + 1, hinted)
                 except BaseException:
-                    pacer.release(estimate, used=None, headers=None)
+                    pacer.release(ticket, used=None, headers=None)
                     raise
                 else:
                     usage = getattr(completion, "usage", None)
                     used = getattr(usage, "total_tokens", None)
-                    pacer.release(estimate, used=used if isinstance(used, int) else None, headers=headers)
+                    pacer.release(ticket, used=used if isinstance(used, int) else None, headers=headers)
                     return completion
+                finally:
+                    self.summary.in_flight = pacer.in_flight
                 retries += 1
                 if retries > self.transport_retries:
                     raise TransportRetriesExhausted(error, counts["sends"]) from error
@@ -161,6 +167,8 @@ class Engine:
     # --- one row ---------------------------------------------------------------------------------
 
     async def _row(self, row: Row, pacer: Pacer, executor: concurrent.futures.Executor | None) -> Outcome:
+        if row.error is not None:
+            return Outcome(row.id, row.index, error=row.error)
         counts: dict[str, Any] = {"sends": 0, "start": None}
         state = self.wrapped._attempts(
             self.response_model,
@@ -193,8 +201,12 @@ class Engine:
             max_concurrency=self.max_concurrency,
             backoff=self.retry_backoff,
         )
-        checkpoint = Checkpoint(self.output, resume=self.resume) if self.output is not None else None
-        done = checkpoint.done if checkpoint is not None else set()
+        checkpoint = (
+            Checkpoint(self.output, resume=self.resume, errors=self.errors)
+            if self.output is not None
+            else None
+        )
+        done = checkpoint.done if checkpoint is not None else {}
         executor = (
             None
             if self.is_async
@@ -214,8 +226,9 @@ class Engine:
                     return
                 if row is None:
                     return
-                if id_key(row.id) in done:
+                if row.key in done:
                     self.summary.skipped += 1
+                    self.summary.skipped_failed += not done[row.key]
                     finished.put_nowait((row.index, _SKIPPED))
                     continue
                 outcome = await self._row(row, pacer, executor)

@@ -5,10 +5,14 @@ The pacer admits a request when (1) no pause is in force (a 429 pauses every row
 (`tokens_per_minute`, a bucket refilled continuously) covers the request's estimate. With
 `concurrency="auto"` the limit starts low, grows by one after a run of answers whose
 `x-ratelimit-remaining-requests` / `-tokens` headers show headroom, and is halved on a 429; and
-(4) in auto mode, the requests Azure said remain in its window (the last answer's
-`x-ratelimit-remaining-requests`, less the requests sent since) are not used up: once they are,
-requests wait for an answer that says more, or send one probe every `PROBE_SECONDS` (a window that
-reset is only seen in an answer), so a window costs at most one 429 instead of a burst.
+(4) in auto mode, Azure's windows are not overdrawn: the requests its last answer said remain
+(`x-ratelimit-remaining-requests`, less the requests sent since) are not used up, and a request's
+reservation (its prompt estimate plus `max_tokens`, what Azure counts at admission) fits in the
+tokens it said remain (`x-ratelimit-remaining-tokens`, less the reservations sent since). When a
+window is used up, requests wait for an answer that says more, or send one probe every
+`PROBE_SECONDS` (a window that reset is only seen in an answer); a probe's 429 pauses the pipeline
+until the window resets (its `retry-after-ms`) without cutting the limit, so a window costs at most
+one 429 instead of a burst.
 It runs on one event loop: no locks.
 """
 
@@ -19,6 +23,7 @@ import contextlib
 import random
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from .._errors import ConfigurationError
@@ -53,14 +58,42 @@ def retry_after(headers: Mapping[str, str] | None) -> float | None:
     return max(seconds, 0.0) if seconds is not None else None
 
 
-def estimate_tokens(request: Mapping[str, Any]) -> int:
-    """A request's tokens before it is sent: about 4 characters a token of its body, plus the answer
-    budget (`max_tokens` / `max_completion_tokens`, else 256)."""
+def _prompt_estimate(request: Mapping[str, Any]) -> int:
     size = len(repr(request.get("messages"))) + len(
         repr(request.get("tools") or request.get("response_format"))
     )
-    answer = request.get("max_completion_tokens") or request.get("max_tokens") or 256
-    return size // 4 + int(answer)
+    return size // 4
+
+
+def _answer_budget(request: Mapping[str, Any]) -> int | None:
+    answer = request.get("max_completion_tokens") or request.get("max_tokens")
+    return int(answer) if isinstance(answer, (int, float)) and not isinstance(answer, bool) else None
+
+
+def estimate_tokens(request: Mapping[str, Any]) -> int:
+    """A request's tokens before it is sent: about 4 characters a token of its body, plus the answer
+    budget (`max_tokens` / `max_completion_tokens`, else 256)."""
+    budget = _answer_budget(request)
+    return _prompt_estimate(request) + (budget if budget is not None else 256)
+
+
+def reserved_tokens(request: Mapping[str, Any]) -> int:
+    """What Azure's token window is checked against when the request arrives: its prompt plus
+    `max_tokens` (only the prompt when it has none)."""
+    return _prompt_estimate(request) + (_answer_budget(request) or 0)
+
+
+@dataclass(frozen=True, slots=True)
+class Ticket:
+    """One admitted request: its estimate and reservation, whether it went as a probe, and the pacer's
+    running totals (requests sent, tokens reserved) once it was counted, so an answer's
+    `x-ratelimit-remaining-*` can be brought up to date with what was sent after it."""
+
+    estimate: int
+    reserve: int
+    probe: bool
+    sent: int
+    reserved: float
 
 
 class Pacer:
@@ -100,10 +133,14 @@ class Pacer:
         self._tokens = float(tokens_per_minute or 0)
         self._refilled = time.monotonic()
         self._good = 0  # answers with headroom since the limit last changed
-        # Requests left in Azure's window by its last answer, less those sent since (auto mode; None
-        # while unknown), and when they ran out.
+        # Requests (and tokens) left in Azure's windows by its last answer, less those sent since (auto
+        # mode; None while unknown), and when the last probe for a used-up window went.
         self._window: float | None = None
         self._window_out_at = 0.0
+        self._token_window: float | None = None
+        self._token_out_at = 0.0
+        self._reserved_total = 0.0
+        self._probing = False
         self._changed = asyncio.Event()
 
     # --- admission --------------------------------------------------------------------------------
@@ -114,17 +151,27 @@ class Pacer:
             self._tokens = min(float(self.tokens_per_minute), self._tokens + (now - self._refilled) * rate)
         self._refilled = now
 
-    def _wait_time(self, estimate: int, now: float) -> float:
-        """0 when a request may go now, else how long (at most) to wait before looking again."""
+    def _wait_time(self, estimate: int, reserve: int, now: float) -> float | None:
+        """None when a request may go now (True: as a probe of a used-up window), else how long (at
+        most) to wait before looking again."""
         if now < self.paused_until:
             return self.paused_until - now
         if self.in_flight >= self.limit:
             return 1.0  # woken earlier by a request ending
-        if self._window is not None and self._window <= 0:
-            waited = now - self._window_out_at
+        requests_out = self._window is not None and self._window <= 0
+        tokens_out = self._token_window is not None and self._token_window < reserve
+        if requests_out or tokens_out:
+            last = max(
+                self._window_out_at if requests_out else 0.0, self._token_out_at if tokens_out else 0.0
+            )
+            waited = now - last
             if waited < PROBE_SECONDS:
                 return PROBE_SECONDS - waited  # or sooner, when an answer says the window has room
-            self._window, self._window_out_at = 1, now  # one probe
+            self._probing = True
+            if requests_out:
+                self._window, self._window_out_at = 1, now
+            if tokens_out:
+                self._token_window, self._token_out_at = float(reserve), now
         if self.tokens_per_minute is not None:
             self._refill(now)
             need = min(
@@ -132,50 +179,64 @@ class Pacer:
             )  # a huge request waits for a full bucket
             if self._tokens < need:
                 return (need - self._tokens) / (self.tokens_per_minute / 60)
-        return 0.0
+        return None
 
-    async def acquire(self, estimate: int) -> None:
-        """Wait until a request of about `estimate` tokens may go; `StopPipeline` once the pipeline is
-        stopping (no new requests)."""
+    async def acquire(self, estimate: int, reserve: int | None = None) -> Ticket:
+        """Wait until a request of about `estimate` tokens (`reserve` of them counted against Azure's
+        token window at arrival; default `estimate`) may go; `StopPipeline` once the pipeline is
+        stopping (no new requests). Give the ticket back to `release` when the request ends."""
+        reserve = estimate if reserve is None else reserve
         while True:
             if self.stopping:
                 raise StopPipeline
-            wait = self._wait_time(estimate, time.monotonic())
-            if wait <= 0:
+            self._probing = False
+            wait = self._wait_time(estimate, reserve, time.monotonic())
+            if wait is None:
                 break
             self._changed.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._changed.wait(), timeout=wait)
+        probe = self._probing
+        now = time.monotonic()
         self.in_flight += 1
         if self._window is not None:
             self._window -= 1
             if self._window <= 0:
-                self._window_out_at = time.monotonic()
+                self._window_out_at = now
+        if self._token_window is not None:
+            self._token_window -= reserve
+            self._token_out_at = now  # a probe for tokens waits PROBE_SECONDS from the last change
         self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
         self.requests += 1
+        self._reserved_total += reserve
         if self.tokens_per_minute is not None:
             self._tokens -= estimate
+        return Ticket(estimate, reserve, probe, self.requests, self._reserved_total)
 
     def _wake(self) -> None:
         self._changed.set()
 
-    def release(self, estimate: int, *, used: int | None, headers: Mapping[str, str] | None) -> None:
+    def release(self, ticket: Ticket, *, used: int | None, headers: Mapping[str, str] | None) -> None:
         """A request ended (answered or failed); `used` is its real token count when known."""
         self.in_flight -= 1
         if self.tokens_per_minute is not None and used is not None:
-            self._tokens += estimate - used  # correct the estimate taken at admission
+            self._tokens += ticket.estimate - used  # correct the estimate taken at admission
         if self.auto and headers is not None:
-            self._grow(headers)
+            self._grow(ticket, headers)
         self._wake()
 
-    def _grow(self, headers: Mapping[str, str]) -> None:
+    def _grow(self, ticket: Ticket, headers: Mapping[str, str]) -> None:
         requests = _header_number(headers, "x-ratelimit-remaining-requests")
         tokens = _header_number(headers, "x-ratelimit-remaining-tokens")
+        # What remained when this request arrived, less what was sent after it (counted since by Azure,
+        # or about to be).
         if requests is not None:
-            # Azure counted the requests in flight when they arrived: what it says remains is what may go.
-            self._window = requests
-            if requests <= 0:
+            self._window = requests - (self.requests - ticket.sent)
+            if self._window <= 0:
                 self._window_out_at = time.monotonic()
+        if tokens is not None:
+            self._token_window = tokens - (self._reserved_total - ticket.reserved)
+            self._token_out_at = time.monotonic()
         if requests is None and tokens is None:
             return
         headroom = (requests is None or requests > 2 * self.limit) and (tokens is None or tokens > 0)
@@ -187,19 +248,20 @@ class Pacer:
             self.limit += 1
             self._good = 0
 
-    def rate_limited_for(self, seconds: float | None) -> float:
+    def rate_limited_for(self, seconds: float | None, ticket: Ticket | None = None) -> float:
         """A 429 came: pause every row (for `retry-after-ms`, else a backoff) and, in auto mode, halve
-        the limit. Returns the pause."""
+        the limit, unless it answered a probe of a window known to be used up (the pause is all it
+        says). Returns the pause."""
         self.rate_limited += 1
         pause = seconds if seconds is not None else self.backoff
         until = time.monotonic() + pause
         if until > self.paused_until:
             self.paused_until = until
             self.pauses += 1
-        if self.auto:
+        if self.auto and not (ticket is not None and ticket.probe):
             self.limit = max(1, self.limit // 2)
             self._good = 0
-        self._window = None  # the pause lasts until the window resets: unknown again after it
+        self._window = self._token_window = None  # the pause lasts until the window resets
         self._wake()
         return pause
 

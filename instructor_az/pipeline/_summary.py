@@ -14,13 +14,16 @@ class Summary:
     """Counts and rates of one run (updated as rows finish; final once the results are exhausted).
 
     `outcomes` counts rows by `Outcome.status` ("ok", "InstructorRetryException", "interrupted", ...);
-    `skipped` rows were already in the output file (`resume=True`). `requests` are every request
+    `skipped` rows were already in the output file (`resume=True`; `skipped_failed` of them as
+    failures). `requests` are every request
     sent (re-asks and transport retries included), `reasks` the re-asks among them, `rate_limited`
     the 429s seen, `pauses` how often they paused the pipeline; `peak_concurrency` the most requests in
-    flight at once and `final_concurrency` the limit at the end (`concurrency="auto"` moves it)."""
+    flight at once and `final_concurrency` the limit at the end (`concurrency="auto"` moves it);
+    `in_flight` the requests sent and not yet answered (0 once the run is over)."""
 
     outcomes: Counter[str] = field(default_factory=Counter)
     skipped: int = 0
+    skipped_failed: int = 0
     usage: Usage = field(default_factory=Usage)
     requests: int = 0
     reasks: int = 0
@@ -30,6 +33,7 @@ class Summary:
     peak_concurrency: int = 0
     final_concurrency: int = 0
     wall_time: float = 0.0
+    in_flight: int = 0
 
     @property
     def rows(self) -> int:
@@ -42,7 +46,12 @@ class Summary:
 
     @property
     def failed(self) -> int:
-        return self.rows - self.succeeded - self.outcomes["interrupted"]
+        return self.rows - self.succeeded - self.interrupted
+
+    @property
+    def interrupted(self) -> int:
+        """Rows stopped by an interruption (not written to the output: a resumed run does them)."""
+        return self.outcomes["interrupted"]
 
     @property
     def rows_per_minute(self) -> float:

@@ -383,6 +383,17 @@ def test_queued_completion_filter_applies_to_the_next_answer(client: AzureOpenAI
     assert len(choice.message.content or "") < len(ANSWER)
 
 
+def test_a_rule_answering_every_request_with_a_filter_is_filtered_not_looped(
+    client: AzureOpenAI, emulator: Emulator
+) -> None:
+    # The rule would give the same fault again as "the next answer": the schema's value is what is cut.
+    emulator.scripted.on(lambda request: True, Fault.completion_filter(violence="high"))
+    for _ in range(2):
+        completion = client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "hi"}])
+        assert completion.choices[0].finish_reason == "content_filter"
+    assert [r.status for r in emulator.requests] == [200, 200]
+
+
 def test_completion_filter_mid_stream_ends_with_a_content_filter_chunk(
     client: AzureOpenAI, emulator: Emulator
 ) -> None:

@@ -13,8 +13,8 @@ from instructor_az.pipeline._pacing import PROBE_SECONDS, Pacer, estimate_tokens
 async def test_tokens_per_minute_holds_a_request_until_the_budget_refills():
     pacer = Pacer(100, tokens_per_minute=600)  # 10 tokens a second
     started = time.monotonic()
-    await pacer.acquire(600)  # the full bucket
-    pacer.release(600, used=600, headers=None)
+    ticket = await pacer.acquire(600)  # the full bucket
+    pacer.release(ticket, used=600, headers=None)
     await pacer.acquire(5)  # waits for 5 tokens: about half a second
     assert 0.4 <= time.monotonic() - started < 2
 
@@ -43,13 +43,57 @@ def test_bad_concurrency_is_refused(bad):
 
 async def test_auto_waits_once_the_window_azure_reports_is_used_up() -> None:
     pacer = Pacer("auto")
-    await pacer.acquire(10)
-    pacer.release(10, used=10, headers={"x-ratelimit-remaining-requests": "1"})
+    ticket = await pacer.acquire(10)
+    pacer.release(ticket, used=10, headers={"x-ratelimit-remaining-requests": "1"})
     await pacer.acquire(10)  # the one request left in the window
     started = time.monotonic()
-    await pacer.acquire(10)  # none left: a probe, after PROBE_SECONDS
+    probe = await pacer.acquire(10)  # none left: a probe, after PROBE_SECONDS
     assert time.monotonic() - started >= PROBE_SECONDS * 0.9
-    pacer.release(10, used=10, headers={"x-ratelimit-remaining-requests": "5"})  # the window reset
+    assert probe.probe
+    pacer.release(probe, used=10, headers={"x-ratelimit-remaining-requests": "5"})  # the window reset
     started = time.monotonic()
     await pacer.acquire(10)
     assert time.monotonic() - started < PROBE_SECONDS / 2
+
+
+async def test_an_answer_counts_only_what_was_sent_before_it() -> None:
+    pacer = Pacer("auto", max_concurrency=64)
+    pacer.limit = 64
+    first = await pacer.acquire(10)
+    for _ in range(9):  # sent after `first` arrived: Azure's answer to `first` does not count them
+        await pacer.acquire(10)
+    pacer.release(first, used=10, headers={"x-ratelimit-remaining-requests": "10"})
+    for _ in range(1):  # 10 - 9 sent since: one left
+        await pacer.acquire(10)
+    started = time.monotonic()
+    probe = await pacer.acquire(10)
+    assert probe.probe
+    assert time.monotonic() - started >= PROBE_SECONDS * 0.9
+
+
+async def test_auto_keeps_reservations_inside_the_tokens_azure_reports() -> None:
+    pacer = Pacer("auto")
+    first = await pacer.acquire(300, 300)
+    pacer.release(first, used=300, headers={"x-ratelimit-remaining-tokens": "1000"})
+    for _ in range(3):
+        assert not (await pacer.acquire(300, 300)).probe  # 900 of the 1000
+    started = time.monotonic()
+    probe = await pacer.acquire(300, 300)  # 100 left cannot hold 300: a probe, later
+    assert probe.probe
+    assert time.monotonic() - started >= PROBE_SECONDS * 0.9
+
+
+async def test_a_probe_s_429_pauses_without_cutting_the_limit() -> None:
+    pacer = Pacer("auto")
+    ticket = await pacer.acquire(10)
+    pacer.release(ticket, used=10, headers={"x-ratelimit-remaining-requests": "0"})
+    probe = await pacer.acquire(10)
+    assert probe.probe
+    limit = pacer.limit
+    pacer.release(probe, used=0, headers=None)
+    assert pacer.rate_limited_for(0.05, probe) == 0.05
+    assert pacer.limit == limit  # a 429 to a probe says the window is full, not that we are too many
+    ticket = await pacer.acquire(10)
+    pacer.release(ticket, used=0, headers=None)
+    pacer.rate_limited_for(0.05, ticket)
+    assert pacer.limit == max(1, limit // 2)
