@@ -251,11 +251,14 @@ class QuotaLimiter:
             if quota.tpm is not None and usage.tokens + wanted > quota.tokens_per_period:
                 wait = (usage.token_bucket + 1) * quota.tpm_period - now
                 raise RateLimited("token", _ms(wait), self._left(quota, usage))
-            reserved = wanted if max_tokens is not None else max(quota.context_tokens, prompt_tokens)
+            # Without a token limit there is nothing to reserve against: the headers' nominal countdown
+            # counts what the request asked for, not a context-sized placeholder.
+            provisional = max_tokens is None and quota.tpm is not None
+            reserved = max(quota.context_tokens, prompt_tokens) if provisional else wanted
             usage.requests += 1
             usage.tokens += reserved
             return Admission(
-                self, deployment, usage.token_bucket, reserved, prompt_tokens, provisional=max_tokens is None
+                self, deployment, usage.token_bucket, reserved, prompt_tokens, provisional=provisional
             )
 
     def remaining(self, deployment: str) -> tuple[int, int]:

@@ -48,6 +48,16 @@ def _transient(exc: BaseException) -> bool:
     return isinstance(exc, APIStatusError) and (exc.status_code >= 500 or exc.status_code == 408)
 
 
+def _limit_of(exc: RateLimitError) -> str | None:
+    """Which of Azure's limits a 429 names: "exceeded call rate limit" or "exceeded token rate limit"."""
+    text = str(exc.message).lower()
+    if "token rate limit" in text:
+        return "token"
+    if "call rate limit" in text or "request rate limit" in text:
+        return "call"
+    return None
+
+
 class Engine:
     """One run of the pipeline (see `extract_many` for the arguments)."""
 
@@ -109,12 +119,24 @@ class Engine:
     # --- one request, paced and retried in transport --------------------------------------------
 
     async def _send(self, request: dict[str, Any], executor: concurrent.futures.Executor | None) -> Any:
+        """`(headers, completion)`; an SDK error carries `sent_at` (when it left, on `time.monotonic`),
+        which places a 429's window end more exactly than the moment the loop sees the error."""
         if self.is_async:
-            raw = await self._raw_create(**request)
+            sent_at = time.monotonic()
+            try:
+                raw = await self._raw_create(**request)
+            except Exception as exc:
+                exc.sent_at = sent_at  # type: ignore[attr-defined]
+                raise
             return raw.headers, raw.parse()
 
         def call() -> Any:
-            raw = self._raw_create(**request)
+            sent_at = time.monotonic()
+            try:
+                raw = self._raw_create(**request)
+            except Exception as exc:
+                exc.sent_at = sent_at  # type: ignore[attr-defined]
+                raise
             return raw.headers, raw.parse()
 
         return await asyncio.get_running_loop().run_in_executor(executor, call)
@@ -135,7 +157,12 @@ class Engine:
                     headers, completion = await self._send(request, executor)
                 except RateLimitError as exc:
                     pacer.release(ticket, used=0, headers=None)
-                    pacer.rate_limited_for(retry_after(exc.response.headers), ticket)
+                    pacer.rate_limited_for(
+                        retry_after(exc.response.headers),
+                        ticket,
+                        limit=_limit_of(exc),
+                        sent_at=getattr(exc, "sent_at", None),
+                    )
                     error: BaseException = exc
                     wait = 0.0  # the pause holds every row, this one included
                 except Exception as exc:

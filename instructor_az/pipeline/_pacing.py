@@ -3,8 +3,9 @@
 The pacer admits a request when (1) no pause is in force (a 429 pauses every row for its
 `retry-after-ms`), (2) fewer than `limit` requests are in flight, and (3) the token budget
 (`tokens_per_minute`, a bucket refilled continuously) covers the request's estimate. With
-`concurrency="auto"` the limit starts low, grows by one after a run of answers whose
-`x-ratelimit-remaining-requests` / `-tokens` headers show headroom, and is halved on a 429; and
+`concurrency="auto"` the limit starts low, grows by one with each answer that finds every request
+slot taken while the `x-ratelimit-remaining-requests` / `-tokens` windows still have room, and is
+halved on a 429; and
 (4) in auto mode, Azure's windows are not overdrawn: the requests its last answer said remain
 (`x-ratelimit-remaining-requests`, less the requests sent since) are not used up, and a request's
 reservation (its prompt estimate plus `max_tokens`, what Azure counts at admission) fits in the
@@ -12,7 +13,8 @@ tokens it said remain (`x-ratelimit-remaining-tokens`, less the reservations sen
 window is used up, requests wait for an answer that says more, or send one probe every
 `PROBE_SECONDS` (a window that reset is only seen in an answer); a probe's 429 pauses the pipeline
 until the window resets (its `retry-after-ms`) without cutting the limit, so a window costs at most
-one 429 instead of a burst.
+one 429 instead of a burst. Two 429s of Azure's call limit show where its request windows end and
+how long they last; from then on a used-up window is waited out to the next one, without a probe.
 It runs on one event loop: no locks.
 """
 
@@ -20,6 +22,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+import math
 import random
 import time
 from collections.abc import Mapping
@@ -28,13 +32,18 @@ from typing import Any
 
 from .._errors import ConfigurationError
 
+log = logging.getLogger("instructor_az.pipeline")
+
 AUTO_START = 4
 AUTO_MAX = 64
 #: Transport retries wait `backoff * 2**n` seconds (jittered, at most `MAX_BACKOFF`) unless the
 #: server said how long (`retry-after-ms` / `retry-after`).
 MAX_BACKOFF = 30.0
-#: With the window's requests used up (auto mode), one probe request goes this often.
+#: With the window's requests used up (auto mode), one probe request goes this often (until the
+#: windows' length is known: then the next window is waited for).
 PROBE_SECONDS = 0.25
+#: Sent this long after a window is expected to open (clocks and rounding).
+RESET_MARGIN = 0.02
 
 
 def _header_number(headers: Mapping[str, str] | None, name: str) -> float | None:
@@ -94,6 +103,8 @@ class Ticket:
     probe: bool
     sent: int
     reserved: float
+    predicted: bool = False  # sent at a window start predicted from the windows' learned length
+    probed: tuple[bool, bool] = (False, False)  # the (requests, tokens) windows it probed
 
 
 class Pacer:
@@ -132,7 +143,13 @@ class Pacer:
         self.pauses = 0
         self._tokens = float(tokens_per_minute or 0)
         self._refilled = time.monotonic()
-        self._good = 0  # answers with headroom since the limit last changed
+        self._capacity: int | None = None  # the largest requests window seen (remaining + 1)
+        self._probed = (False, False)
+        self._paused_sent = 0  # requests sent when the pause in force began
+        # Whether the (requests, tokens) headers steer admission, and the probes they let through in
+        # a row while reporting no room.
+        self._binding = [True, True]
+        self._free_probes = [0, 0]
         # Requests (and tokens) left in Azure's windows by its last answer, less those sent since (auto
         # mode; None while unknown), and when the last probe for a used-up window went.
         self._window: float | None = None
@@ -140,6 +157,11 @@ class Pacer:
         self._token_window: float | None = None
         self._token_out_at = 0.0
         self._reserved_total = 0.0
+        # When a call window was last seen to end (a 429's retry-after) and how long windows last.
+        self._reset_at: float | None = None
+        self._period: float | None = None
+        self._candidate: float | None = None  # a gap between window ends not yet confirmed
+        self._predicting = False
         self._probing = False
         self._changed = asyncio.Event()
 
@@ -160,6 +182,14 @@ class Pacer:
             return 1.0  # woken earlier by a request ending
         requests_out = self._window is not None and self._window <= 0
         tokens_out = self._token_window is not None and self._token_window < reserve
+        if requests_out and not tokens_out:
+            reset = self._next_reset(self._window_out_at)
+            if reset is not None:  # the window's rhythm is known: wait for the next one, no probe
+                if now < reset:
+                    return reset - now
+                self._window = self._capacity  # a fresh window; the answers will say how much is left
+                self._probing = self._predicting = True  # a 429 now: the rhythm was wrong
+                requests_out = False
         if requests_out or tokens_out:
             last = max(
                 self._window_out_at if requests_out else 0.0, self._token_out_at if tokens_out else 0.0
@@ -168,6 +198,7 @@ class Pacer:
             if waited < PROBE_SECONDS:
                 return PROBE_SECONDS - waited  # or sooner, when an answer says the window has room
             self._probing = True
+            self._probed = (requests_out, tokens_out)
             if requests_out:
                 self._window, self._window_out_at = 1, now
             if tokens_out:
@@ -189,7 +220,8 @@ class Pacer:
         while True:
             if self.stopping:
                 raise StopPipeline
-            self._probing = False
+            self._probing = self._predicting = False
+            self._probed = (False, False)
             wait = self._wait_time(estimate, reserve, time.monotonic())
             if wait is None:
                 break
@@ -211,7 +243,9 @@ class Pacer:
         self._reserved_total += reserve
         if self.tokens_per_minute is not None:
             self._tokens -= estimate
-        return Ticket(estimate, reserve, probe, self.requests, self._reserved_total)
+        return Ticket(
+            estimate, reserve, probe, self.requests, self._reserved_total, self._predicting, self._probed
+        )
 
     def _wake(self) -> None:
         self._changed.set()
@@ -230,38 +264,115 @@ class Pacer:
         tokens = _header_number(headers, "x-ratelimit-remaining-tokens")
         # What remained when this request arrived, less what was sent after it (counted since by Azure,
         # or about to be).
+        # A window that admits probe after probe while it reports no room is not enforced (a limit
+        # the deployment does not apply, or a proxy's header): it stops steering until a 429 of its kind.
+        probed_requests, probed_tokens = ticket.probed
+        if requests is not None and probed_requests:
+            self._free_probes[0] = self._free_probes[0] + 1 if requests <= 0 else 0
+            self._binding[0] = self._binding[0] and self._free_probes[0] < 2
+        if tokens is not None and probed_tokens:
+            self._free_probes[1] = self._free_probes[1] + 1 if tokens < ticket.reserve else 0
+            self._binding[1] = self._binding[1] and self._free_probes[1] < 2
+        if requests is not None and not self._binding[0]:
+            requests = None
+        if tokens is not None and not self._binding[1]:
+            tokens = None
         if requests is not None:
             self._window = requests - (self.requests - ticket.sent)
             if self._window <= 0:
                 self._window_out_at = time.monotonic()
+        else:
+            self._window = None
         if tokens is not None:
             self._token_window = tokens - (self._reserved_total - ticket.reserved)
             self._token_out_at = time.monotonic()
+        else:
+            self._token_window = None
+        if requests is not None:
+            self._capacity = max(self._capacity or 0, int(requests) + 1)
         if requests is None and tokens is None:
             return
-        headroom = (requests is None or requests > 2 * self.limit) and (tokens is None or tokens > 0)
-        if not headroom:
-            self._good = 0
-            return
-        self._good += 1
-        if self._good >= self.limit and self.limit < self.max_concurrency:
+        # Grow while the requests in flight are what holds the run back and the windows have room:
+        # by one per such answer (the windows, not the limit, keep the run inside the quota).
+        room = (self._window is None or self._window > 0) and (
+            self._token_window is None or self._token_window > 0
+        )
+        if room and self.in_flight + 1 >= self.limit and self.limit < self.max_concurrency:
             self.limit += 1
-            self._good = 0
 
-    def rate_limited_for(self, seconds: float | None, ticket: Ticket | None = None) -> float:
+    def _next_reset(self, after: float) -> float | None:
+        """When the first requests window after `after` opens (a little past it), once two 429s of the
+        call limit have shown the windows' length; None while it is unknown."""
+        if self._period is None or self._reset_at is None:
+            return None
+        periods = math.ceil((after - self._reset_at) / self._period + 1e-9)
+        return self._reset_at + max(periods, 0) * self._period + RESET_MARGIN
+
+    def _learn_window(self, end: float, *, predicted: bool) -> None:
+        """A call-limit 429 says its window ends at `end`. The windows' length is believed once two
+        gaps between such ends agree (one a whole multiple of the other, within `RESET_MARGIN` or 4%); a 429
+        to a request sent at a predicted window start unlearns it (the rhythm was wrong)."""
+        if predicted:
+            self._period = self._candidate = None
+        if self._reset_at is not None and end <= self._reset_at + 2 * RESET_MARGIN:
+            return  # the same window
+        if self._reset_at is not None:
+            gap = end - self._reset_at
+            if self._candidate is not None:
+                short, long = sorted((gap, self._candidate))
+                multiple = round(long / short)
+                tolerance = max(RESET_MARGIN, 0.04 * short) * multiple
+                if multiple >= 1 and abs(long - multiple * short) <= tolerance:
+                    self._period = short
+            self._candidate = gap
+        self._reset_at = end
+
+    def rate_limited_for(
+        self,
+        seconds: float | None,
+        ticket: Ticket | None = None,
+        *,
+        limit: str | None = None,
+        sent_at: float | None = None,
+    ) -> float:
         """A 429 came: pause every row (for `retry-after-ms`, else a backoff) and, in auto mode, halve
         the limit, unless it answered a probe of a window known to be used up (the pause is all it
-        says). Returns the pause."""
+        says). `limit` is which of Azure's limits refused it ("call" or "token", from its message): the
+        ends of call windows teach the windows' length. Returns the pause."""
         self.rate_limited += 1
         pause = seconds if seconds is not None else self.backoff
-        until = time.monotonic() + pause
-        if until > self.paused_until:
-            self.paused_until = until
-            self.pauses += 1
+        now = time.monotonic()
+        until = now + pause
+        if limit == "call" and seconds is not None:
+            end = (sent_at if sent_at is not None else now) + seconds
+            self._learn_window(end, predicted=ticket is not None and ticket.predicted)
+        log.debug(
+            "429 (%s limit) pause %.3fs; probe=%s predicted=%s; limit %d; window period %s",
+            limit,
+            pause,
+            ticket is not None and ticket.probe,
+            ticket is not None and ticket.predicted,
+            self.limit,
+            self._period,
+        )
+        if limit == "call":
+            self._binding[0], self._free_probes[0] = True, 0
+        elif limit == "token":
+            self._binding[1], self._free_probes[1] = True, 0
+        if ticket is not None and ticket.sent <= self._paused_sent and now < self.paused_until:
+            # Sent before the pause in force began: one more 429 of the burst that pause answers.
+            self.paused_until = max(self.paused_until, until)
+            return pause
+        if until <= self.paused_until:
+            return pause
+        self.paused_until = until
+        self._paused_sent = self.requests
+        self.pauses += 1
         if self.auto and not (ticket is not None and ticket.probe):
             self.limit = max(1, self.limit // 2)
-            self._good = 0
-        self._window = self._token_window = None  # the pause lasts until the window resets
+        # The pause lasts until the window resets: then a whole window is there (as big as the most
+        # any answer reported), and the tokens are unknown until an answer says.
+        self._window, self._token_window = (self._capacity if self._binding[0] else None), None
         self._wake()
         return pause
 

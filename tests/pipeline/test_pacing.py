@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import pytest
@@ -97,3 +98,56 @@ async def test_a_probe_s_429_pauses_without_cutting_the_limit() -> None:
     pacer.release(ticket, used=0, headers=None)
     pacer.rate_limited_for(0.05, ticket)
     assert pacer.limit == max(1, limit // 2)
+
+
+async def test_a_token_header_that_never_binds_stops_steering() -> None:
+    # A deployment (or a proxy) whose x-ratelimit-remaining-tokens stays at 0 while it keeps admitting:
+    # two probes through in a row, and the header is no longer obeyed (until a token 429).
+    pacer = Pacer("auto")
+    first = await pacer.acquire(300, 300)
+    pacer.release(first, used=300, headers={"x-ratelimit-remaining-tokens": "0"})
+    for _ in range(2):
+        probe = await pacer.acquire(300, 300)
+        assert probe.probe
+        pacer.release(probe, used=300, headers={"x-ratelimit-remaining-tokens": "0"})
+    started = time.monotonic()
+    free = await pacer.acquire(300, 300)
+    assert not free.probe
+    assert time.monotonic() - started < PROBE_SECONDS / 2
+    pacer.release(free, used=300, headers=None)
+    pacer.rate_limited_for(0.01, free, limit="token")  # a real token 429: the header steers again
+    await asyncio.sleep(0.02)
+    again = await pacer.acquire(300, 300)
+    pacer.release(again, used=300, headers={"x-ratelimit-remaining-tokens": "0"})
+    assert (await pacer.acquire(300, 300)).probe
+
+
+async def test_a_burst_of_429s_pauses_and_halves_once() -> None:
+    pacer = Pacer("auto", max_concurrency=64)
+    pacer.limit = 32
+    tickets = [await pacer.acquire(10) for _ in range(5)]
+    for ticket in tickets:
+        pacer.release(ticket, used=0, headers=None)
+        pacer.rate_limited_for(0.3, ticket, limit="call")
+    assert pacer.limit == 16
+    assert pacer.pauses == 1
+    assert pacer.rate_limited == 5
+
+
+async def test_the_windows_length_is_learned_from_429s_and_waited_out() -> None:
+    pacer = Pacer("auto")
+    start = time.monotonic()
+    for end in (0.2, 0.4, 0.6):  # three 429s whose windows end 0.2 s apart
+        ticket = await pacer.acquire(10)
+        pacer.release(ticket, used=0, headers=None)
+        pacer.rate_limited_for(
+            max(start + end - time.monotonic(), 0.001), ticket, limit="call", sent_at=time.monotonic()
+        )
+        await asyncio.sleep(max(start + end - time.monotonic(), 0) + 0.005)
+    ticket = await pacer.acquire(10)
+    pacer.release(ticket, used=0, headers={"x-ratelimit-remaining-requests": "0"})  # used up again
+    waited_from = time.monotonic()
+    nxt = await pacer.acquire(10)
+    assert nxt.predicted  # sent at the next window's start, not as a probe every PROBE_SECONDS
+    assert not nxt.probe or nxt.predicted
+    assert time.monotonic() - waited_from <= 0.2 + 0.05

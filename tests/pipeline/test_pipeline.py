@@ -345,7 +345,9 @@ def test_stopping_early_writes_only_finished_rows_and_resume_finishes(
     assert sorted(final) == list(range(100))  # each id once
 
 
-async def test_auto_concurrency_grows_on_headroom_and_is_cut_by_a_429(azure_emulator, async_azure_openai_client):
+async def test_auto_concurrency_grows_on_headroom_and_is_cut_by_a_429(
+    azure_emulator, async_azure_openai_client
+):
     _script(azure_emulator)
     client = instructor_az.from_openai(async_azure_openai_client)
 
@@ -387,6 +389,8 @@ async def test_cancelling_the_task_stops_the_pipeline(azure_emulator, async_azur
     assert 5 <= len(lines) < 100
     assert len({line["id"] for line in lines}) == len(lines)
 
-    rest = await aextract_many(client, pairs, response_model=Person, model="gpt-4o", output=out, resume=True).collect()
+    rest = await aextract_many(
+        client, pairs, response_model=Person, model="gpt-4o", output=out, resume=True
+    ).collect()
     assert all(line["ok"] for line in lines)
     assert sorted([line["id"] for line in lines] + [o.id for o in rest]) == list(range(100))
