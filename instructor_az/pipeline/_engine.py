@@ -23,7 +23,15 @@ from .._errors import ConfigurationError
 from .._plan import compile_plan
 from .._run import retrying_for, run_async
 from ._checkpoint import Checkpoint
-from ._pacing import AUTO_MAX, Pacer, StopPipeline, estimate_tokens, reserved_tokens, retry_after
+from ._pacing import (
+    AUTO_MAX,
+    Pacer,
+    StopPipeline,
+    estimate_tokens,
+    prompt_estimate,
+    reserved_tokens,
+    retry_after,
+)
 from ._rows import Outcome, PipelineInterrupted, Row, TransportRetriesExhausted, rows
 from ._summary import Summary
 
@@ -146,9 +154,10 @@ class Engine:
     ) -> Callable[..., Any]:
         async def create(**request: Any) -> Any:
             estimate, reserve = estimate_tokens(request), reserved_tokens(request)
+            prompt = prompt_estimate(request)
             retries = 0
             while True:
-                ticket = await pacer.acquire(estimate, reserve)
+                ticket = await pacer.acquire(estimate, reserve, prompt=prompt)
                 self.summary.in_flight = pacer.in_flight
                 counts["sends"] += 1
                 if counts["start"] is None:
@@ -178,7 +187,13 @@ class Engine:
                 else:
                     usage = getattr(completion, "usage", None)
                     used = getattr(usage, "total_tokens", None)
-                    pacer.release(ticket, used=used if isinstance(used, int) else None, headers=headers)
+                    prompt_used = getattr(usage, "prompt_tokens", None)
+                    pacer.release(
+                        ticket,
+                        used=used if isinstance(used, int) else None,
+                        headers=headers,
+                        prompt_used=prompt_used if isinstance(prompt_used, int) else None,
+                    )
                     return completion
                 finally:
                     self.summary.in_flight = pacer.in_flight

@@ -3,9 +3,9 @@
 The pacer admits a request when (1) no pause is in force (a 429 pauses every row for its
 `retry-after-ms`), (2) fewer than `limit` requests are in flight, and (3) the token budget
 (`tokens_per_minute`, a bucket refilled continuously) covers the request's estimate. With
-`concurrency="auto"` the limit starts low, grows by one with each answer that finds every request
-slot taken while the `x-ratelimit-remaining-requests` / `-tokens` windows still have room, and is
-halved on a 429; and
+`concurrency="auto"` the limit starts low, grows by a quarter with each answer that finds every
+request slot taken while the `x-ratelimit-remaining-requests` / `-tokens` windows still have room, and is
+halved on a 429 (but for a probe's); and
 (4) in auto mode, Azure's windows are not overdrawn: the requests its last answer said remain
 (`x-ratelimit-remaining-requests`, less the requests sent since) are not used up, and a request's
 reservation (its prompt estimate plus `max_tokens`, what Azure counts at admission) fits in the
@@ -35,7 +35,7 @@ from .._errors import ConfigurationError
 log = logging.getLogger("instructor_az.pipeline")
 
 AUTO_START = 4
-AUTO_MAX = 64
+AUTO_MAX = 128
 #: Transport retries wait `backoff * 2**n` seconds (jittered, at most `MAX_BACKOFF`) unless the
 #: server said how long (`retry-after-ms` / `retry-after`).
 MAX_BACKOFF = 30.0
@@ -67,7 +67,9 @@ def retry_after(headers: Mapping[str, str] | None) -> float | None:
     return max(seconds, 0.0) if seconds is not None else None
 
 
-def _prompt_estimate(request: Mapping[str, Any]) -> int:
+def prompt_estimate(request: Mapping[str, Any]) -> int:
+    """A request's prompt tokens before it is sent: about 4 characters a token of its messages and
+    its schema (the tools or the response format)."""
     size = len(repr(request.get("messages"))) + len(
         repr(request.get("tools") or request.get("response_format"))
     )
@@ -83,13 +85,48 @@ def estimate_tokens(request: Mapping[str, Any]) -> int:
     """A request's tokens before it is sent: about 4 characters a token of its body, plus the answer
     budget (`max_tokens` / `max_completion_tokens`, else 256)."""
     budget = _answer_budget(request)
-    return _prompt_estimate(request) + (budget if budget is not None else 256)
+    return prompt_estimate(request) + (budget if budget is not None else 256)
 
 
 def reserved_tokens(request: Mapping[str, Any]) -> int:
     """What Azure's token window is checked against when the request arrives: its prompt plus
     `max_tokens` (only the prompt when it has none)."""
-    return _prompt_estimate(request) + (_answer_budget(request) or 0)
+    return prompt_estimate(request) + (_answer_budget(request) or 0)
+
+
+class _Rhythm:
+    """Where one of Azure's windows (call or token) ends and how long it lasts, from its 429s: each
+    429's `retry-after` marks a window's end; the length is believed once two gaps between such ends
+    agree (one a whole multiple of the other, within `RESET_MARGIN` or 4%). A 429 to a request sent
+    at a predicted window start unlearns it (the rhythm was wrong)."""
+
+    def __init__(self) -> None:
+        self.reset_at: float | None = None
+        self.period: float | None = None
+        self.candidate: float | None = None  # a gap between window ends not yet confirmed
+
+    def learn(self, end: float, *, predicted: bool) -> None:
+        if predicted:
+            self.period = self.candidate = None
+        if self.reset_at is not None and end <= self.reset_at + 2 * RESET_MARGIN:
+            return  # the same window
+        if self.reset_at is not None:
+            gap = end - self.reset_at
+            if self.candidate is not None:
+                short, long = sorted((gap, self.candidate))
+                multiple = round(long / short)
+                tolerance = max(RESET_MARGIN, 0.04 * short) * multiple
+                if multiple >= 1 and abs(long - multiple * short) <= tolerance:
+                    self.period = short
+            self.candidate = gap
+        self.reset_at = end
+
+    def next_reset(self, after: float) -> float | None:
+        """When the first window after `after` opens (a little past it); None while unknown."""
+        if self.period is None or self.reset_at is None:
+            return None
+        periods = math.ceil((after - self.reset_at) / self.period + 1e-9)
+        return self.reset_at + max(periods, 0) * self.period + RESET_MARGIN
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,11 +137,13 @@ class Ticket:
 
     estimate: int
     reserve: int
+    prompt: int
     probe: bool
     sent: int
     reserved: float
     predicted: bool = False  # sent at a window start predicted from the windows' learned length
     probed: tuple[bool, bool] = (False, False)  # the (requests, tokens) windows it probed
+    epoch: int = 0  # the pacer's window epoch when it went (a pause or a predicted reset starts one)
 
 
 class Pacer:
@@ -146,6 +185,7 @@ class Pacer:
         self._capacity: int | None = None  # the largest requests window seen (remaining + 1)
         self._probed = (False, False)
         self._paused_sent = 0  # requests sent when the pause in force began
+        self._epoch = 0  # a new window began (a pause ended at its reset, or a predicted one)
         # Whether the (requests, tokens) headers steer admission, and the probes they let through in
         # a row while reporting no room.
         self._binding = [True, True]
@@ -157,10 +197,10 @@ class Pacer:
         self._token_window: float | None = None
         self._token_out_at = 0.0
         self._reserved_total = 0.0
-        # When a call window was last seen to end (a 429's retry-after) and how long windows last.
-        self._reset_at: float | None = None
-        self._period: float | None = None
-        self._candidate: float | None = None  # a gap between window ends not yet confirmed
+        # Where the call and token windows end and how long they last (learned from 429s).
+        self._rhythms = {"call": _Rhythm(), "token": _Rhythm()}
+        self.prompt_scale = 1.0  # Azure's prompt tokens over our estimates, as answers report them
+        self._token_capacity: float | None = None  # the most tokens a window was seen to hold
         self._predicting = False
         self._probing = False
         self._changed = asyncio.Event()
@@ -182,14 +222,27 @@ class Pacer:
             return 1.0  # woken earlier by a request ending
         requests_out = self._window is not None and self._window <= 0
         tokens_out = self._token_window is not None and self._token_window < reserve
-        if requests_out and not tokens_out:
-            reset = self._next_reset(self._window_out_at)
-            if reset is not None:  # the window's rhythm is known: wait for the next one, no probe
-                if now < reset:
-                    return reset - now
-                self._window = self._capacity  # a fresh window; the answers will say how much is left
+        if requests_out or tokens_out:
+            # Windows whose rhythm is known are waited out to their next start (no probe).
+            resets = [
+                self._rhythms[kind].next_reset(out_at)
+                for kind, out, out_at in (
+                    ("call", requests_out, self._window_out_at),
+                    ("token", tokens_out, self._token_out_at),
+                )
+                if out
+            ]
+            if all(reset is not None for reset in resets):
+                opens = max(reset for reset in resets if reset is not None)
+                if now < opens:
+                    return opens - now
+                if requests_out:
+                    self._window = self._capacity  # a fresh window; answers will say how much is left
+                if tokens_out:
+                    self._token_window = self._token_capacity
+                self._epoch += 1
                 self._probing = self._predicting = True  # a 429 now: the rhythm was wrong
-                requests_out = False
+                requests_out = tokens_out = False
         if requests_out or tokens_out:
             last = max(
                 self._window_out_at if requests_out else 0.0, self._token_out_at if tokens_out else 0.0
@@ -212,16 +265,20 @@ class Pacer:
                 return (need - self._tokens) / (self.tokens_per_minute / 60)
         return None
 
-    async def acquire(self, estimate: int, reserve: int | None = None) -> Ticket:
+    async def acquire(self, estimate: int, reserve: int | None = None, *, prompt: int = 0) -> Ticket:
         """Wait until a request of about `estimate` tokens (`reserve` of them counted against Azure's
         token window at arrival; default `estimate`) may go; `StopPipeline` once the pipeline is
-        stopping (no new requests). Give the ticket back to `release` when the request ends."""
-        reserve = estimate if reserve is None else reserve
+        stopping (no new requests). `prompt` is the prompt's share of both, as estimated: it is
+        scaled by what Azure's reported prompt tokens have shown of the estimates so far. Give the
+        ticket back to `release` when the request ends."""
+        base_estimate, base_reserve = estimate, estimate if reserve is None else reserve
         while True:
             if self.stopping:
                 raise StopPipeline
             self._probing = self._predicting = False
             self._probed = (False, False)
+            extra = round(prompt * (self.prompt_scale - 1.0)) if prompt else 0  # as known now
+            estimate, reserve = base_estimate + extra, base_reserve + extra
             wait = self._wait_time(estimate, reserve, time.monotonic())
             if wait is None:
                 break
@@ -244,15 +301,34 @@ class Pacer:
         if self.tokens_per_minute is not None:
             self._tokens -= estimate
         return Ticket(
-            estimate, reserve, probe, self.requests, self._reserved_total, self._predicting, self._probed
+            estimate,
+            reserve,
+            prompt,
+            probe,
+            self.requests,
+            self._reserved_total,
+            self._predicting,
+            self._probed,
+            self._epoch,
         )
 
     def _wake(self) -> None:
         self._changed.set()
 
-    def release(self, ticket: Ticket, *, used: int | None, headers: Mapping[str, str] | None) -> None:
-        """A request ended (answered or failed); `used` is its real token count when known."""
+    def release(
+        self,
+        ticket: Ticket,
+        *,
+        used: int | None,
+        headers: Mapping[str, str] | None,
+        prompt_used: int | None = None,
+    ) -> None:
+        """A request ended (answered or failed); `used` is its real token count when known,
+        `prompt_used` its real prompt tokens (which correct later prompt estimates)."""
         self.in_flight -= 1
+        if prompt_used and ticket.prompt:
+            ratio = prompt_used / ticket.prompt  # rises at once, falls slowly: estimates err high
+            self.prompt_scale = ratio if ratio > self.prompt_scale else 0.9 * self.prompt_scale + 0.1 * ratio
         if self.tokens_per_minute is not None and used is not None:
             self._tokens += ticket.estimate - used  # correct the estimate taken at admission
         if self.auto and headers is not None:
@@ -262,6 +338,8 @@ class Pacer:
     def _grow(self, ticket: Ticket, headers: Mapping[str, str]) -> None:
         requests = _header_number(headers, "x-ratelimit-remaining-requests")
         tokens = _header_number(headers, "x-ratelimit-remaining-tokens")
+        if ticket.epoch != self._epoch:
+            return  # sent before the current window began: what it says is about the last one
         # What remained when this request arrived, less what was sent after it (counted since by Azure,
         # or about to be).
         # A window that admits probe after probe while it reports no room is not enforced (a limit
@@ -290,42 +368,17 @@ class Pacer:
             self._token_window = None
         if requests is not None:
             self._capacity = max(self._capacity or 0, int(requests) + 1)
+        if tokens is not None:
+            self._token_capacity = max(self._token_capacity or 0.0, tokens + ticket.reserve)
         if requests is None and tokens is None:
             return
-        # Grow while the requests in flight are what holds the run back and the windows have room:
-        # by one per such answer (the windows, not the limit, keep the run inside the quota).
+        # Grow while the requests in flight are what holds the run back and the windows have room: by
+        # a quarter per such answer (the windows, not the limit, keep the run inside the quota).
         room = (self._window is None or self._window > 0) and (
             self._token_window is None or self._token_window > 0
         )
         if room and self.in_flight + 1 >= self.limit and self.limit < self.max_concurrency:
-            self.limit += 1
-
-    def _next_reset(self, after: float) -> float | None:
-        """When the first requests window after `after` opens (a little past it), once two 429s of the
-        call limit have shown the windows' length; None while it is unknown."""
-        if self._period is None or self._reset_at is None:
-            return None
-        periods = math.ceil((after - self._reset_at) / self._period + 1e-9)
-        return self._reset_at + max(periods, 0) * self._period + RESET_MARGIN
-
-    def _learn_window(self, end: float, *, predicted: bool) -> None:
-        """A call-limit 429 says its window ends at `end`. The windows' length is believed once two
-        gaps between such ends agree (one a whole multiple of the other, within `RESET_MARGIN` or 4%); a 429
-        to a request sent at a predicted window start unlearns it (the rhythm was wrong)."""
-        if predicted:
-            self._period = self._candidate = None
-        if self._reset_at is not None and end <= self._reset_at + 2 * RESET_MARGIN:
-            return  # the same window
-        if self._reset_at is not None:
-            gap = end - self._reset_at
-            if self._candidate is not None:
-                short, long = sorted((gap, self._candidate))
-                multiple = round(long / short)
-                tolerance = max(RESET_MARGIN, 0.04 * short) * multiple
-                if multiple >= 1 and abs(long - multiple * short) <= tolerance:
-                    self._period = short
-            self._candidate = gap
-        self._reset_at = end
+            self.limit = min(self.max_concurrency, self.limit + max(1, self.limit // 4))
 
     def rate_limited_for(
         self,
@@ -343,17 +396,20 @@ class Pacer:
         pause = seconds if seconds is not None else self.backoff
         now = time.monotonic()
         until = now + pause
-        if limit == "call" and seconds is not None:
+        if limit in self._rhythms and seconds is not None:
             end = (sent_at if sent_at is not None else now) + seconds
-            self._learn_window(end, predicted=ticket is not None and ticket.predicted)
+            self._rhythms[limit].learn(end, predicted=ticket is not None and ticket.predicted)
         log.debug(
-            "429 (%s limit) pause %.3fs; probe=%s predicted=%s; limit %d; window period %s",
+            "429 (%s limit) pause %.3fs; %s; limit %d; windows %s / %s; token window %s of %s; epoch %d",
             limit,
             pause,
-            ticket is not None and ticket.probe,
-            ticket is not None and ticket.predicted,
+            ticket,
             self.limit,
-            self._period,
+            self._rhythms["call"].period,
+            self._rhythms["token"].period,
+            self._token_window,
+            self._token_capacity,
+            self._epoch,
         )
         if limit == "call":
             self._binding[0], self._free_probes[0] = True, 0
@@ -368,11 +424,15 @@ class Pacer:
         self.paused_until = until
         self._paused_sent = self.requests
         self.pauses += 1
+        # A probe's 429 says only that the window is still used up; any other says more went than
+        # the windows could take (their reports lag behind requests on the way): fewer at once.
         if self.auto and not (ticket is not None and ticket.probe):
             self.limit = max(1, self.limit // 2)
         # The pause lasts until the window resets: then a whole window is there (as big as the most
-        # any answer reported), and the tokens are unknown until an answer says.
-        self._window, self._token_window = (self._capacity if self._binding[0] else None), None
+        # any answer reported).
+        self._window = self._capacity if self._binding[0] else None
+        self._token_window = self._token_capacity if self._binding[1] else None
+        self._epoch += 1  # answers to requests sent before now speak of the window that ran out
         self._wake()
         return pause
 

@@ -55,3 +55,32 @@ async def test_auto_pacing_absorbs_the_deployments_real_429s() -> None:
     assert summary.rate_limited == statuses.count(429)
     assert summary.succeeded == 60
     assert summary.requests == len(statuses)
+
+
+async def test_auto_pacing_keeps_inside_the_token_window() -> None:
+    # Tokens bind, not requests: 1,500 tokens per 0.5 s window; each request reserves its prompt plus
+    # max_tokens=100 (about 160), so about nine fit in a window.
+    emulator = Emulator(
+        backend="scripted",
+        api_keys=["test-key"],
+        quotas={"gpt-4o": Quota(tpm=180_000, tpm_period=0.5)},
+    )
+    emulator.scripted.on(lambda request: True, _answer)
+    raw = AsyncAzureOpenAI(
+        azure_endpoint=DEFAULT_ENDPOINT,
+        api_key="test-key",
+        api_version=LATEST_GA,
+        http_client=emulator.async_http_client(),
+    )
+    client = instructor_az.from_openai(raw)
+    rows = [(f"r{i}", f"row {i}") for i in range(60)]
+    results = aextract_many(client, rows, response_model=Row, model="gpt-4o", max_tokens=100)
+    outcomes = await results.collect()
+    await raw.close()
+
+    assert sorted(o.id for o in outcomes) == sorted(i for i, _ in rows)
+    assert all(o.ok for o in outcomes), [o.error for o in outcomes if not o.ok]
+    statuses = [r.status for r in emulator.requests]
+    assert statuses.count(200) == 60
+    assert statuses.count(429) <= len(rows) // 10  # the token window is kept, not found by 429s
+    assert all(r.body["max_tokens"] == 100 for r in emulator.requests)
