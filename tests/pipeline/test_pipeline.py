@@ -394,3 +394,36 @@ async def test_cancelling_the_task_stops_the_pipeline(azure_emulator, async_azur
     ).collect()
     assert all(line["ok"] for line in lines)
     assert sorted([line["id"] for line in lines] + [o.id for o in rest]) == list(range(100))
+
+
+def test_inputs_that_cannot_be_sent_fail_their_row_and_the_run_goes_on(
+    azure_emulator, azure_openai_client, tmp_path
+):
+    from instructor_az.pipeline import InvalidInputError
+
+    _script(azure_emulator)
+    client = instructor_az.from_openai(azure_openai_client)
+    out = tmp_path / "out.jsonl"
+    inputs = ["row 0: Ann", {"text": "row 1: no id"}, 42, ("b", "   "), ("c", "row 4: Cid"), (1, 2, 3)]
+
+    outcomes = extract_many(
+        client, inputs, response_model=Person, model="gpt-4o", ordered=True, output=out
+    ).collect()
+
+    assert [o.ok for o in outcomes] == [True, False, False, False, True, False]
+    errors = [o.error for o in outcomes if not o.ok]
+    assert all(isinstance(e, InvalidInputError) for e in errors)
+    assert [o.id for o in outcomes] == [0, None, 2, "b", "c", None]
+    assert "needs an 'id'" in str(errors[0])
+    assert "got int" in str(errors[1])
+    assert "empty text" in str(errors[2])
+    assert len(azure_emulator.requests) == 2  # only the rows that could be sent
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    assert sorted(str(line["id"]) for line in lines) == sorted(["0", "None", "2", "b", "c", "None"])
+    id_less = [line for line in lines if line["id"] is None]
+    assert sorted(line["error"]["index"] for line in id_less) == [1, 5]
+
+    again = extract_many(client, inputs, response_model=Person, model="gpt-4o", output=out, resume=True)
+    assert again.collect() == []  # id-less invalid inputs are found again by their place
+    assert again.summary.skipped == 6
+    assert again.summary.skipped_failed == 4
