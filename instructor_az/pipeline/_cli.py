@@ -39,36 +39,28 @@ DEFAULT_PROMPT = (
 ENTRA_SCOPE = "https://cognitiveservices.azure.com/.default"
 
 
+def _whole(minimum: int) -> Callable[[str], int]:
+    """An argparse type: a whole number from `minimum`."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = minimum - 1
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"expected a whole number from {minimum} (got {text!r})")
+        return value
+
+    return parse
+
+
 def _concurrency(text: str) -> int | str:
     if text == "auto":
         return "auto"
     try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected auto or a whole number from 1 (got {text!r})")
-    return value
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number from 1 (got {text!r})")
-    return value
-
-
-def _non_negative(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a whole number from 0 (got {text!r})")
-    return value
+        return _whole(1)(text)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(f"expected auto or a whole number from 1 (got {text!r})") from None
 
 
 def add_parser(commands: Any) -> None:
@@ -95,9 +87,9 @@ def add_parser(commands: Any) -> None:
     extract.add_argument(
         "--concurrency", type=_concurrency, default="auto", metavar="auto|N", help="default: auto"
     )
-    extract.add_argument("--tpm", type=_positive, metavar="N", help="a cap on tokens per minute")
+    extract.add_argument("--tpm", type=_whole(1), metavar="N", help="a cap on tokens per minute")
     extract.add_argument(
-        "--max-retries", type=_non_negative, default=None, metavar="N", help="re-asks per row (default 2)"
+        "--max-retries", type=_whole(0), default=None, metavar="N", help="re-asks per row (default 2)"
     )
     extract.add_argument("--resume", action="store_true", help="skip the rows already in the output files")
     extract.add_argument("--errors", metavar="PATH", help="where failed rows go (default: --output)")

@@ -25,18 +25,23 @@ def _answer(request: Any) -> dict[str, int]:
     return {"n": int(found.group(1))}
 
 
-async def test_auto_pacing_absorbs_the_deployments_real_429s() -> None:
-    # 6 requests per 0.2 s bucket: 30 requests a second; 60 rows need about 2 s at the quota.
-    emulator = Emulator(
-        backend="scripted", api_keys=["test-key"], quotas={"gpt-4o": Quota(rpm=1800, rpm_period=0.2)}
-    )
+def _client(emulator: Emulator) -> AsyncAzureOpenAI:
+    """The real async SDK client on the in-process emulator, which answers each row with its number."""
     emulator.scripted.on(lambda request: True, _answer)
-    raw = AsyncAzureOpenAI(
+    return AsyncAzureOpenAI(
         azure_endpoint=DEFAULT_ENDPOINT,
         api_key="test-key",
         api_version=LATEST_GA,
         http_client=emulator.async_http_client(),
     )
+
+
+async def test_auto_pacing_absorbs_the_deployments_real_429s() -> None:
+    # 6 requests per 0.2 s bucket: 30 requests a second; 60 rows need about 2 s at the quota.
+    emulator = Emulator(
+        backend="scripted", api_keys=["test-key"], quotas={"gpt-4o": Quota(rpm=1800, rpm_period=0.2)}
+    )
+    raw = _client(emulator)
     client = instructor_az.from_openai(raw)
     rows = [(f"r{i}", f"row {i}") for i in range(60)]
     results = aextract_many(client, rows, response_model=Row, model="gpt-4o", concurrency="auto")
@@ -65,13 +70,7 @@ async def test_auto_pacing_keeps_inside_the_token_window() -> None:
         api_keys=["test-key"],
         quotas={"gpt-4o": Quota(tpm=180_000, tpm_period=0.5)},
     )
-    emulator.scripted.on(lambda request: True, _answer)
-    raw = AsyncAzureOpenAI(
-        azure_endpoint=DEFAULT_ENDPOINT,
-        api_key="test-key",
-        api_version=LATEST_GA,
-        http_client=emulator.async_http_client(),
-    )
+    raw = _client(emulator)
     client = instructor_az.from_openai(raw)
     rows = [(f"r{i}", f"row {i}") for i in range(60)]
     results = aextract_many(client, rows, response_model=Row, model="gpt-4o", max_tokens=100)
