@@ -25,6 +25,7 @@ from ._backends import (
     ScriptExhaustedError,
     ToolCall,
 )
+from ._batches import BatchJob, BatchStore
 from ._body import DEFAULT_MAX_BODY_BYTES, MAX_JSON_DEPTH
 from ._deployments import Deployment, default_deployments
 from ._emulator import DEFAULT_API_KEY, DEFAULT_ENDPOINT, Emulator, LoopbackServer
@@ -37,6 +38,7 @@ from ._faults import (
     Fault,
     FaultSpecError,
 )
+from ._files import FileStore, StoredFile
 from ._local import LocalBackend, LocalModelUnavailableError
 from ._quota import Admission, Clock, ManualClock, Quota, QuotaLimiter, SystemClock
 from ._records import RecordedRequest
@@ -60,6 +62,8 @@ __all__ = [
     "AsyncEmulatorTransport",
     "Backend",
     "BackendError",
+    "BatchJob",
+    "BatchStore",
     "ChatRequest",
     "Clock",
     "Deployment",
@@ -68,6 +72,7 @@ __all__ = [
     "EmulatorTransport",
     "Fault",
     "FaultSpecError",
+    "FileStore",
     "Generation",
     "LocalBackend",
     "LocalModelUnavailableError",
@@ -80,6 +85,7 @@ __all__ = [
     "SchemaBackend",
     "ScriptExhaustedError",
     "ScriptedBackend",
+    "StoredFile",
     "SystemClock",
     "ToolCall",
     "default_deployments",

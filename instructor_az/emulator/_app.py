@@ -40,9 +40,11 @@ from ._backends import (
     ScriptedBackend,
     ScriptExhaustedError,
 )
+from ._batches import batch_routes
 from ._control import control_routes
 from ._deployments import Deployment
 from ._faults import FAULT_HEADER, Fault, FaultSpecError, merge_latency
+from ._files import file_routes
 from ._records import REDACTED, RecordedRequest, redact_headers
 
 if TYPE_CHECKING:
@@ -160,6 +162,8 @@ class EmulatorApp:
                 Route("/openai/v1/audio/translations", self._translations, methods=["POST"]),
                 Route("/openai/v1/models", self._models, methods=["GET"]),
                 Route("/openai/deployments", self._list_deployments, methods=["GET"]),
+                *file_routes(self),
+                *batch_routes(self),
                 *control_routes(emulator),
                 Route("/{path:path}", self._not_found, methods=["GET", "POST", "PUT", "DELETE", "PATCH"]),
             ],

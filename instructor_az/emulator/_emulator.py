@@ -16,10 +16,12 @@ import httpx2
 from ._api_versions import LATEST_GA
 from ._app import EmulatorApp
 from ._backends import Backend, SchemaBackend, ScriptedBackend
+from ._batches import BatchStore
 from ._body import DEFAULT_MAX_BODY_BYTES
 from ._deployments import Deployment, default_deployments
 from ._fault_queue import FaultBook
 from ._faults import Fault
+from ._files import FileStore
 from ._quota import Clock, Quota, QuotaLimiter
 from ._records import RecordedRequest
 from ._transport import AsyncEmulatorTransport, EmulatorTransport, _LoopThread
@@ -109,6 +111,8 @@ class Emulator:
         self.quotas = QuotaLimiter(quotas, clock)
         for name in self.quotas.configured():
             self.deployment(name)  # a quota for a deployment that does not exist is a mistake
+        self.files = FileStore(lambda: self.quotas.clock)  # Files API (`_files`), on the limiter's clock
+        self.batches = BatchStore(self.files, lambda: self.quotas.clock)  # Batch API (`_batches`)
         self._loop_thread = _LoopThread()
         self.app = EmulatorApp(self)
 

@@ -1,0 +1,216 @@
+"""Azure OpenAI's Files API, as far as the Batch API needs it: upload, list, retrieve, content, delete.
+
+Routes: `/openai/files[...]` (with `api-version`, the path `AzureOpenAI` uses) and `/openai/v1/files[...]`.
+The file object follows the Azure batch how-to's sample (learn.microsoft.com/azure/ai-foundry/openai/
+how-to/batch, "Upload batch file"): `id` ("file-" + 32 hex digits), `object` "file", `purpose`,
+`filename`, `bytes`, `created_at` (Unix seconds), `status` "processed", `status_details` null,
+`expires_at` (null unless `expires_after` is sent). Files a batch writes have purpose "batch_output".
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from . import _body as body_limits
+from . import _media as media
+from . import _wire as wire
+
+if TYPE_CHECKING:
+    from ._app import EmulatorApp, _Call
+    from ._quota import Clock
+
+JSON = dict[str, Any]
+PURPOSES = frozenset({"batch", "fine-tune", "assistants", "vision", "user_data", "evals"})
+
+
+@dataclass
+class StoredFile:
+    id: str
+    filename: str
+    purpose: str
+    data: bytes
+    created_at: int
+    expires_at: int | None = None
+
+    def to_json(self) -> JSON:
+        return {
+            "id": self.id,
+            "object": "file",
+            "bytes": len(self.data),
+            "created_at": self.created_at,
+            "filename": self.filename,
+            "purpose": self.purpose,
+            "status": "processed",
+            "status_details": None,
+            "expires_at": self.expires_at,
+        }
+
+
+class FileStore:
+    """The emulator's uploaded (and batch-written) files, in memory. Timestamps are Unix seconds read
+    from the emulator's clock (`now_unix`): with a `ManualClock`, `advance` moves them too."""
+
+    def __init__(self, clock: Callable[[], Clock]) -> None:
+        self._clock = clock
+        self._epoch = time.time() - clock().now()
+        self._files: dict[str, StoredFile] = {}
+        self._lock = threading.Lock()
+
+    def now_unix(self) -> int:
+        return int(self._epoch + self._clock().now())
+
+    def add(
+        self,
+        data: bytes,
+        *,
+        filename: str,
+        purpose: str,
+        file_id: str | None = None,
+        expires_after: int | None = None,
+    ) -> StoredFile:
+        now = self.now_unix()
+        stored = StoredFile(
+            id=file_id or f"file-{uuid.uuid4().hex}",
+            filename=filename,
+            purpose=purpose,
+            data=data,
+            created_at=now,
+            expires_at=now + expires_after if expires_after is not None else None,
+        )
+        with self._lock:
+            self._files[stored.id] = stored
+        return stored
+
+    def get(self, file_id: str) -> StoredFile | None:
+        with self._lock:
+            return self._files.get(file_id)
+
+    def all(self) -> list[StoredFile]:
+        with self._lock:
+            return list(self._files.values())
+
+    def delete(self, file_id: str) -> bool:
+        with self._lock:
+            return self._files.pop(file_id, None) is not None
+
+    def clear(self) -> None:
+        with self._lock:
+            self._files.clear()
+
+
+def file_not_found(file_id: str) -> wire.AzureError:
+    return wire.AzureError(
+        404,
+        {
+            "error": {
+                "message": f"File with id '{file_id}' not found.",
+                "type": "invalid_request_error",
+                "param": None,
+                "code": "fileNotFound",
+            }
+        },
+    )
+
+
+async def admit(app: EmulatorApp, call: _Call) -> None:
+    """api-version (none on v1 paths), then authentication, as for every other route."""
+    v1 = call.request.url.path.startswith("/openai/v1/")
+    app._check_api_version(call, v1=v1)
+    app._authenticate(call)
+
+
+def _list_body(items: list[JSON]) -> JSON:
+    return {
+        "object": "list",
+        "data": items,
+        "first_id": items[0]["id"] if items else None,
+        "last_id": items[-1]["id"] if items else None,
+        "has_more": False,
+    }
+
+
+def file_routes(app: EmulatorApp) -> list[Route]:
+    from ._app import _Call
+
+    store = app.emulator.files
+
+    async def upload(request: Request) -> Response:
+        call = _Call(request, "files")
+        try:
+            await admit(app, call)
+            raw = await body_limits.read_body(request, app.emulator.max_body_bytes)
+            form = media.parse_multipart(request.headers.get("content-type"), raw)
+            call.body = form.record()
+            purpose = form.fields.get("purpose")
+            if purpose is None:
+                raise wire.missing_parameter("purpose")
+            if purpose not in PURPOSES:
+                raise wire.invalid_value("purpose", f"Invalid value for purpose: '{purpose}'.")
+            upload = form.files.get("file")
+            if upload is None:
+                raise wire.missing_parameter("file")
+            expires = form.fields.get("expires_after[seconds]")
+            seconds = int(expires) if expires is not None and expires.isdigit() else None
+            stored = store.add(
+                upload.data, filename=upload.filename or "file", purpose=purpose, expires_after=seconds
+            )
+            return app._finish(call, stored.to_json())
+        except wire.AzureError as error:
+            return app._finish(call, error)
+
+    async def listing(request: Request) -> Response:
+        call = _Call(request, "files")
+        try:
+            await admit(app, call)
+        except wire.AzureError as error:
+            return app._finish(call, error)
+        purpose = request.query_params.get("purpose")
+        files = [f.to_json() for f in store.all() if purpose is None or f.purpose == purpose]
+        return app._finish(call, _list_body(files))
+
+    async def one(request: Request) -> Response:
+        call = _Call(request, "files")
+        file_id = request.path_params["file_id"]
+        try:
+            await admit(app, call)
+            stored = store.get(file_id)
+            if stored is None:
+                raise file_not_found(file_id)
+            if request.method == "DELETE":
+                store.delete(file_id)
+                return app._finish(call, {"id": file_id, "object": "file", "deleted": True})
+            return app._finish(call, stored.to_json())
+        except wire.AzureError as error:
+            return app._finish(call, error)
+
+    async def content(request: Request) -> Response:
+        call = _Call(request, "files")
+        file_id = request.path_params["file_id"]
+        try:
+            await admit(app, call)
+            stored = store.get(file_id)
+            if stored is None:
+                raise file_not_found(file_id)
+        except wire.AzureError as error:
+            return app._finish(call, error)
+        app._record(call, 200)
+        return Response(stored.data, headers=app._headers(call, 200), media_type="application/octet-stream")
+
+    routes: list[Route] = []
+    for prefix in ("/openai/files", "/openai/v1/files"):
+        routes += [
+            Route(prefix, upload, methods=["POST"]),
+            Route(prefix, listing, methods=["GET"]),
+            Route(prefix + "/{file_id}", one, methods=["GET", "DELETE"]),
+            Route(prefix + "/{file_id}/content", content, methods=["GET"]),
+        ]
+    return routes
