@@ -157,10 +157,13 @@ class Emulator:
         self._faults.clear()
 
     def reset(self) -> None:
-        """Forget recorded requests, faults and usage; clear a scripted backend's queue."""
+        """Forget recorded requests, faults and usage, uploaded files and batch jobs; clear a scripted
+        backend's queue."""
         self.requests.clear()
         self._faults.clear()
         self.quotas.clear_usage()
+        self.files.clear()
+        self.batches.clear()
         if isinstance(self.backend, ScriptedBackend):
             self.backend.clear()
 
