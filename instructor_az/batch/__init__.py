@@ -1,0 +1,28 @@
+"""Azure Batch API extraction (issue 13, in progress): request files written from the same plan as an
+online call, and result files read back into one `Outcome` per input. See `_lines`."""
+
+from ._lines import (
+    CHAT_URL,
+    MAX_BYTES,
+    MAX_LINES,
+    V1_CHAT_URL,
+    BatchLineError,
+    BatchRowMissing,
+    RequestFiles,
+    custom_id,
+    read_results,
+    write_requests,
+)
+
+__all__ = [
+    "CHAT_URL",
+    "MAX_BYTES",
+    "MAX_LINES",
+    "V1_CHAT_URL",
+    "BatchLineError",
+    "BatchRowMissing",
+    "RequestFiles",
+    "custom_id",
+    "read_results",
+    "write_requests",
+]
