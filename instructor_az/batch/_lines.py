@@ -132,6 +132,13 @@ def write_requests(
     return out
 
 
+_Paths = str | os.PathLike[str] | list[Any] | None
+
+
+def _listed(paths: _Paths) -> list[Any]:
+    return list(paths) if isinstance(paths, list) else [paths]
+
+
 def _index(paths: Iterable[str | os.PathLike[str] | None]) -> dict[str, tuple[Path, int]]:
     """custom_id -> (file, offset of its line), so results are matched without holding them."""
     index: dict[str, tuple[Path, int]] = {}
@@ -192,15 +199,16 @@ def read_results(
     *,
     response_model: Any,
     model: str,
-    output: str | os.PathLike[str] | None,
-    errors: str | os.PathLike[str] | None = None,
+    output: _Paths,
+    errors: _Paths = None,
     prompt: str | None = None,
     **kwargs: Any,
 ) -> Iterator[Outcome]:
-    """One `Outcome` per input (in input order), from a job's downloaded output and error files.
+    """One `Outcome` per input (in input order), from a job's downloaded output and error files (a
+    path each, or lists of them: every part of a job at once).
     Pass the inputs, model and keywords given to `write_requests`: each row's answer is validated by
     the same plan its request came from."""
-    index = _index([output, errors])
+    index = _index([*_listed(output), *_listed(errors)])
     for row, state in _request_rows(client, inputs, response_model, prompt, {**kwargs, "model": model}):
         if state is None:
             yield Outcome(row.id, row.index, error=row.error)
