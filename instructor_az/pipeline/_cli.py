@@ -96,6 +96,9 @@ def add_parser(commands: Any) -> None:
     extract.add_argument(
         "--no-progress", action="store_true", help="no live display (the summary still prints)"
     )
+    from ..batch._cli import add_arguments
+
+    add_arguments(extract, _whole)
     extract.set_defaults(run=run)
 
 
@@ -253,6 +256,11 @@ def run(args: argparse.Namespace) -> int:
             f"{', '.join(source.ignored[:5])}{' ...' if len(source.ignored) > 5 else ''}",
             file=err,
         )
+    prompt = args.prompt if args.prompt is not None else DEFAULT_PROMPT
+    if args.batch:
+        from ..batch._cli import run_batch
+
+        return run_batch(args, from_openai(client, mode=args.mode), model, source, deployment, prompt)
     options: dict[str, Any] = {}
     if args.max_retries is not None:
         options["max_retries"] = args.max_retries
@@ -261,7 +269,7 @@ def run(args: argparse.Namespace) -> int:
         source,
         response_model=model,
         model=deployment,
-        prompt=args.prompt if args.prompt is not None else DEFAULT_PROMPT,
+        prompt=prompt,
         concurrency=args.concurrency,
         tokens_per_minute=args.tpm,
         output=args.output,
