@@ -12,12 +12,11 @@ from typing import Any
 
 from .._errors import ConfigurationError
 from ..pipeline._checkpoint import Checkpoint
+from ..pipeline._cli import EXIT_FAILED_ROWS, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 from ..pipeline._progress import summary_text
 from ..pipeline._summary import Summary
 from ._job import MANIFEST, BatchJob, BatchJobFailed, submit_batch
 from ._lines import MAX_LINES
-
-EXIT_OK, EXIT_FAILED_ROWS, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 def add_arguments(extract: argparse.ArgumentParser, whole: Any) -> None:

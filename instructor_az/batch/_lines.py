@@ -159,10 +159,12 @@ def _index(paths: Iterable[str | os.PathLike[str] | None]) -> dict[str, tuple[Pa
     return index
 
 
-def _line(where: tuple[Path, int]) -> Any:
-    with where[0].open("rb") as file:
-        file.seek(where[1])
-        return json.loads(file.readline())
+def _line(handles: dict[Path, IO[bytes]], where: tuple[Path, int]) -> Any:
+    file = handles.get(where[0])
+    if file is None:
+        file = handles[where[0]] = where[0].open("rb")
+    file.seek(where[1])
+    return json.loads(file.readline())
 
 
 def _outcome(row: Row, state: Any, record: Mapping[str, Any]) -> Outcome:
@@ -209,12 +211,17 @@ def read_results(
     Pass the inputs, model and keywords given to `write_requests`: each row's answer is validated by
     the same plan its request came from."""
     index = _index([*_listed(output), *_listed(errors)])
-    for row, state in _request_rows(client, inputs, response_model, prompt, {**kwargs, "model": model}):
-        if state is None:
-            yield Outcome(row.id, row.index, error=row.error)
-            continue
-        where = index.get(custom_id(row.id))
-        if where is None:
-            yield Outcome(row.id, row.index, error=BatchRowMissing(f"no batch result for row {row.id!r}"))
-            continue
-        yield _outcome(row, state, _line(where))
+    handles: dict[Path, IO[bytes]] = {}  # each result file opened once, read by offset
+    try:
+        for row, state in _request_rows(client, inputs, response_model, prompt, {**kwargs, "model": model}):
+            if state is None:
+                yield Outcome(row.id, row.index, error=row.error)
+                continue
+            where = index.get(custom_id(row.id))
+            if where is None:
+                yield Outcome(row.id, row.index, error=BatchRowMissing(f"no batch result for row {row.id!r}"))
+                continue
+            yield _outcome(row, state, _line(handles, where))
+    finally:
+        for file in handles.values():
+            file.close()

@@ -29,7 +29,7 @@ from starlette.routing import Route
 from . import _body as body_limits
 from . import _wire as wire
 from ._api_versions import LATEST_GA
-from ._files import FileStore, admit, file_not_found
+from ._files import FileStore, admit, file_not_found, list_body
 
 if TYPE_CHECKING:
     from ._app import EmulatorApp
@@ -334,6 +334,14 @@ def batch_routes(app: EmulatorApp) -> list[Route]:
 
     store = app.emulator.batches
 
+    async def found(batch_id: str) -> BatchJob:
+        """The job, brought up to the clock's time; Azure's 404 if there is none."""
+        job = store.jobs.get(batch_id)
+        if job is None:
+            raise batch_not_found(batch_id)
+        await store.refresh(app, job)
+        return job
+
     async def create(request: Request) -> Response:
         call = _Call(request, "batches")
         try:
@@ -376,27 +384,14 @@ def batch_routes(app: EmulatorApp) -> list[Route]:
         page = jobs[: int(limit_text)]
         for job in page:
             await store.refresh(app, job)
-        data = [j.to_json() for j in page]
-        return app._finish(
-            call,
-            {
-                "object": "list",
-                "data": data,
-                "first_id": data[0]["id"] if data else None,
-                "last_id": data[-1]["id"] if data else None,
-                "has_more": len(jobs) > len(page),
-            },
-        )
+        return app._finish(call, list_body([j.to_json() for j in page], has_more=len(jobs) > len(page)))
 
     async def retrieve(request: Request) -> Response:
         call = _Call(request, "batches")
         batch_id = request.path_params["batch_id"]
         try:
             await admit(app, call)
-            job = store.jobs.get(batch_id)
-            if job is None:
-                raise batch_not_found(batch_id)
-            await store.refresh(app, job)
+            job = await found(batch_id)
             return app._finish(call, job.to_json())
         except wire.AzureError as error:
             return app._finish(call, error)
@@ -406,10 +401,7 @@ def batch_routes(app: EmulatorApp) -> list[Route]:
         batch_id = request.path_params["batch_id"]
         try:
             await admit(app, call)
-            job = store.jobs.get(batch_id)
-            if job is None:
-                raise batch_not_found(batch_id)
-            await store.refresh(app, job)
+            job = await found(batch_id)
             if job.status in _TERMINAL or job.status == "cancelling":
                 raise wire.invalid_request(
                     f"Cannot cancel a batch with status '{job.status}'.", code="invalid_batch_status"

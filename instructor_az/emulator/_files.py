@@ -128,13 +128,14 @@ async def admit(app: EmulatorApp, call: _Call) -> None:
     app._authenticate(call)
 
 
-def _list_body(items: list[JSON]) -> JSON:
+def list_body(items: list[JSON], *, has_more: bool = False) -> JSON:
+    """Azure's list shape for files and batches."""
     return {
         "object": "list",
         "data": items,
         "first_id": items[0]["id"] if items else None,
         "last_id": items[-1]["id"] if items else None,
-        "has_more": False,
+        "has_more": has_more,
     }
 
 
@@ -175,7 +176,7 @@ def file_routes(app: EmulatorApp) -> list[Route]:
             return app._finish(call, error)
         purpose = request.query_params.get("purpose")
         files = [f.to_json() for f in store.all() if purpose is None or f.purpose == purpose]
-        return app._finish(call, _list_body(files))
+        return app._finish(call, list_body(files))
 
     async def one(request: Request) -> Response:
         call = _Call(request, "files")

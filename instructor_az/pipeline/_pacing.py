@@ -214,8 +214,8 @@ class Pacer:
         self._refilled = now
 
     def _wait_time(self, estimate: int, reserve: int, now: float) -> float | None:
-        """None when a request may go now (True: as a probe of a used-up window), else how long (at
-        most) to wait before looking again."""
+        """None when a request may go now (`_probing` / `_predicting` say whether as a probe or at a
+        predicted window start), else how long (at most) to wait before looking again."""
         if now < self.paused_until:
             return self.paused_until - now
         if self.in_flight >= self.limit:
