@@ -1,6 +1,7 @@
 """The `instructor-az` command (also `python -m instructor_az`): `emulator` serves the Azure OpenAI
 emulator, `demo` runs an extraction, `extract` runs a corpus through the pipeline
-(`instructor_az.pipeline._cli`), `--version` prints the installed version."""
+(`instructor_az.pipeline._cli`), `batch` steps a Batch API job (`instructor_az.batch._commands`),
+`--version` prints the installed version."""
 
 from __future__ import annotations
 
@@ -262,6 +263,9 @@ def build_parser() -> argparse.ArgumentParser:
     from instructor_az.pipeline._cli import add_parser as add_extract
 
     add_extract(commands)
+    from instructor_az.batch._commands import add_parser as add_batch
+
+    add_batch(commands)
     return parser
 
 

@@ -21,7 +21,7 @@ from openai import APIConnectionError, APIStatusError, AsyncOpenAI, OpenAI, Rate
 from .._client import DEFAULT_MAX_RETRIES, AsyncInstructor, Instructor, from_openai
 from .._errors import ConfigurationError
 from .._plan import compile_plan
-from .._run import retrying_for, run_async
+from .._run import Attempts, retrying_for, run_async
 from ._checkpoint import Checkpoint
 from ._pacing import (
     AUTO_MAX,
@@ -36,6 +36,9 @@ from ._rows import Outcome, PipelineInterrupted, Row, TransportRetriesExhausted,
 from ._summary import Summary
 
 DEFAULT_TRANSPORT_RETRIES = 6
+#: How a row begun elsewhere goes on: its final `Outcome`, or (its protocol state, the re-ask policy
+#: for the attempts it has left, the requests already spent on it).
+Start = Callable[[Row], "Outcome | tuple[Attempts, Any, int]"]
 _SKIPPED = object()
 
 
@@ -88,6 +91,7 @@ class Engine:
         max_retries: Any = DEFAULT_MAX_RETRIES,
         context: Mapping[str, Any] | None = None,
         validation_context: Mapping[str, Any] | None = None,
+        start: Start | None = None,
         **kwargs: Any,
     ) -> None:
         if response_model is None:
@@ -111,6 +115,7 @@ class Engine:
         self.policy = retrying_for(max_retries)
         self.response_model = response_model
         self.context, self.validation_context = context, validation_context
+        self.start = start
         self.kwargs = kwargs
         self.inputs, self.prompt, self.ordered = inputs, prompt, ordered
         self.concurrency, self.max_concurrency = concurrency, max_concurrency
@@ -212,21 +217,28 @@ class Engine:
         if row.error is not None:
             return Outcome(row.id, row.index, error=row.error)
         counts: dict[str, Any] = {"sends": 0, "start": None}
-        state = self.wrapped._attempts(
-            self.response_model,
-            {**self.kwargs, "messages": row.messages},
-            self.context,
-            self.validation_context,
-        )
+        policy, earlier = self.policy, 0
+        if self.start is not None:  # a row begun elsewhere (a batch's answers): go on from its state
+            begun = self.start(row)
+            if isinstance(begun, Outcome):
+                return begun
+            state, policy, earlier = begun
+        else:
+            state = self.wrapped._attempts(
+                self.response_model,
+                {**self.kwargs, "messages": row.messages},
+                self.context,
+                self.validation_context,
+            )
         outcome = Outcome(row.id, row.index)
         try:
-            outcome.value = await run_async(self._paced_create(pacer, executor, counts), state, self.policy)
+            outcome.value = await run_async(self._paced_create(pacer, executor, counts), state, policy)
         except StopPipeline:
             outcome.error = PipelineInterrupted(f"row {row.id!r} was not finished: the pipeline stopped")
         except Exception as exc:
             outcome.error = exc
         outcome.attempts = len(state.attempts)
-        outcome.requests = counts["sends"]
+        outcome.requests = earlier + counts["sends"]
         outcome.usage = state.usage
         if counts["start"] is not None:
             outcome.latency = time.monotonic() - counts["start"]

@@ -13,7 +13,14 @@ import pytest
 from pydantic import BaseModel, field_validator
 
 import instructor_az
-from instructor_az.batch import BatchLineError, BatchRowMissing, custom_id, read_results, write_requests
+from instructor_az.batch import (
+    BatchLineError,
+    BatchPromptFilterError,
+    BatchRowMissing,
+    custom_id,
+    read_results,
+    write_requests,
+)
 from instructor_az.emulator import Emulator, Fault
 from instructor_az.pipeline import InvalidInputError
 
@@ -111,7 +118,10 @@ def test_requests_are_the_online_plan_split_by_the_line_limit_and_every_input_en
         if o.id is None:
             assert isinstance(o.error, InvalidInputError)
         elif o.id % 11 == 5:
-            assert isinstance(o.error, BatchLineError)
+            # a prompt-filtered line: a ContentFilterError, as online, with the line's status
+            assert isinstance(o.error, instructor_az.ContentFilterError)
+            assert isinstance(o.error, BatchPromptFilterError) and not isinstance(o.error, BatchLineError)
+            assert o.error.source == "prompt" and o.error.filtered_categories == ["violence"]
             assert o.error.status_code == 400
         elif o.id % 7 == 3:
             assert isinstance(o.error, instructor_az.exceptions.InstructorRetryException)
