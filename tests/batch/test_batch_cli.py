@@ -48,7 +48,9 @@ def test_extract_batch_writes_the_online_format_and_resumes_from_the_manifest(tm
     with emulator.serve() as endpoint:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("AZURE_", "OPENAI_"))}
         env.update(
-            AZURE_OPENAI_ENDPOINT=endpoint, AZURE_OPENAI_API_KEY="test-key", AZURE_OPENAI_DEPLOYMENT="gpt-4o"
+            AZURE_OPENAI_ENDPOINT=endpoint,
+            AZURE_OPENAI_API_KEY="test-key",
+            AZURE_OPENAI_DEPLOYMENT="gpt-4o-batch",
         )
         first = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
         batches = len(list(emulator.client(api_key="test-key").batches.list()))

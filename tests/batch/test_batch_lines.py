@@ -84,7 +84,7 @@ def test_requests_are_the_online_plan_split_by_the_line_limit_and_every_input_en
         inputs,
         tmp_path / "requests",
         response_model=Doc,
-        model="gpt-4o",
+        model="gpt-4o-batch",
         max_lines=100,
         max_tokens=50,
     )
@@ -93,7 +93,7 @@ def test_requests_are_the_online_plan_split_by_the_line_limit_and_every_input_en
     first = json.loads(written.paths[0].read_text().splitlines()[0])
     online = client._attempts(
         Doc,
-        {"model": "gpt-4o", "max_tokens": 50, "messages": [{"role": "user", "content": "doc 0"}]},
+        {"model": "gpt-4o-batch", "max_tokens": 50, "messages": [{"role": "user", "content": "doc 0"}]},
         None,
         None,
     )
@@ -109,7 +109,7 @@ def test_requests_are_the_online_plan_split_by_the_line_limit_and_every_input_en
     for (out, err), part in zip(files, [inputs[:100], inputs[100:200], inputs[200:]], strict=True):
         outcomes += list(
             read_results(
-                client, part, response_model=Doc, model="gpt-4o", output=out, errors=err, max_tokens=50
+                client, part, response_model=Doc, model="gpt-4o-batch", output=out, errors=err, max_tokens=50
             )
         )
 
@@ -120,8 +120,10 @@ def test_requests_are_the_online_plan_split_by_the_line_limit_and_every_input_en
         elif o.id % 11 == 5:
             # a prompt-filtered line: a ContentFilterError, as online, with the line's status
             assert isinstance(o.error, instructor_az.ContentFilterError)
-            assert isinstance(o.error, BatchPromptFilterError) and not isinstance(o.error, BatchLineError)
-            assert o.error.source == "prompt" and o.error.filtered_categories == ["violence"]
+            assert isinstance(o.error, BatchPromptFilterError)
+            assert not isinstance(o.error, BatchLineError)
+            assert o.error.source == "prompt"
+            assert o.error.filtered_categories == ["violence"]
             assert o.error.status_code == 400
         elif o.id % 7 == 3:
             assert isinstance(o.error, instructor_az.exceptions.InstructorRetryException)
@@ -138,7 +140,9 @@ def test_a_row_without_a_result_is_missing_not_dropped(tmp_path: Path) -> None:
     client = instructor_az.from_openai(emulator.client(api_key="test-key"))
     out = tmp_path / "out.jsonl"
     out.write_text("")
-    outcomes = list(read_results(client, ["doc 0", "doc 1"], response_model=Doc, model="gpt-4o", output=out))
+    outcomes = list(
+        read_results(client, ["doc 0", "doc 1"], response_model=Doc, model="gpt-4o-batch", output=out)
+    )
     assert [type(o.error) for o in outcomes] == [BatchRowMissing, BatchRowMissing]
 
 
