@@ -243,10 +243,16 @@ def run_batch(
     except ConfigurationError as exc:
         print(f"error: {exc}", file=err)
         return EXIT_USAGE
+    except BatchJobFailed as exc:  # Azure refused the job at create
+        print(f"error: {exc}", file=err)
+        return EXIT_FAILED_ROWS
     print(describe(job), file=err)
     try:
         with _sigterm_as_interrupt():
             wait_all(job, wrapped, model, source, poll_interval=args.poll_interval, quiet=args.no_progress)
+    except BatchJobFailed as exc:
+        print(f"error: {exc}", file=err)
+        return EXIT_FAILED_ROWS
     except KeyboardInterrupt:
         print(
             f"interrupted: the batch job keeps running on Azure; run the same command with --resume to wait "

@@ -54,7 +54,7 @@ from ._cli import (
     wait_all,
     write_results,
 )
-from ._job import MANIFEST, BatchJob
+from ._job import MANIFEST, BatchJob, BatchJobFailed
 
 
 def job_folder(path: str) -> Path:
@@ -171,6 +171,9 @@ def _guarded(step: Any) -> Any:
                 file=sys.stderr,
             )
             return EXIT_INTERRUPTED
+        except BatchJobFailed as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return EXIT_FAILED_ROWS
         except APIError as exc:
             print(f"error: Azure refused the request: {type(exc).__name__}: {exc}", file=sys.stderr)
             return EXIT_FAILED_ROWS
@@ -249,12 +252,7 @@ def _wait(args: argparse.Namespace) -> int:
     model, source, client = _reopen(job)
     job.submit(client)  # parts a crash left unsubmitted
     wait_all(job, client, model, source, poll_interval=args.poll_interval, quiet=args.no_progress)
-    if job.failed_validation():
-        try:
-            job.check()
-        except Exception as exc:
-            print(f"error: {exc}", file=sys.stderr)
-        return EXIT_FAILED_ROWS
+    job.check()  # a part that failed Azure's validation: BatchJobFailed, exit 1
     print(f"ended: {describe(job)}")
     return EXIT_OK
 

@@ -52,6 +52,24 @@ FINAL = frozenset({"completed", "failed", "expired", "cancelled"})
 QUEUED = "queued"
 TOKEN_LIMIT = "token_limit_exceeded"
 MAX_WAIT_POLLS = 32
+#: What to do about each of Azure's validation errors (a failed part ran nothing: fix, then submit again).
+ADVICE = {
+    TOKEN_LIMIT: "The deployment's enqueued-token quota stayed full: raise it, wait for other jobs on the "
+    "deployment to end, or split the job into smaller files (max_lines / --batch-max-lines).",
+    "model_not_found": "The file's model= is not a deployment of this resource (a BOM at the start of the "
+    "file reads so too): pass the name of a GlobalBatch deployment.",
+    "invalid_request": "Batch jobs need a GlobalBatch or DataZoneBatch deployment as model= "
+    "(a Standard one serves online calls only), and every line a custom_id, url, body and body.model.",
+    "too_many_tasks": "A file holds at most 100,000 requests: lower max_lines / --batch-max-lines.",
+    "empty_file": "The request file has no request: check the inputs.",
+    "invalid_json_line": "A line of the request file is not JSON: was the file edited after it was "
+    "written? Submit the job again into a new directory.",
+    "duplicate_custom_id": "Two rows share an id: give each input its own id.",
+    "model_mismatch": "A file names one deployment on every line: submit the job again into a new directory.",
+    "url_mismatch": "Every line's url must be the job's endpoint (/chat/completions; /v1/chat/completions "
+    "on the v1 API).",
+    "input_modified": "The uploaded file changed after the job was created: submit the job again.",
+}
 
 
 class BatchJobFailed(InstructorError):
@@ -84,7 +102,12 @@ def _token_limited(errors: list[dict[str, Any]]) -> bool:
 
 
 def _error_list(exc: APIStatusError) -> list[dict[str, Any]]:
+    """The errors of a refused `batches.create`: an `{"errors": {"data": [...]}}` list (what a
+    fail-fast refusal carries) or one error object (the SDK hands over `body["error"]`)."""
     body = exc.body if isinstance(exc.body, dict) else {}
+    listed = body.get("errors")
+    if isinstance(listed, dict) and isinstance(listed.get("data"), list):
+        return [e for e in listed["data"] if isinstance(e, dict)]
     error = body.get("error", body)
     return [error] if isinstance(error, dict) and error.get("code") else []
 
@@ -166,12 +189,8 @@ class BatchJob:
         if not failed:
             return
         errors = [error for part in failed for error in part.errors]
-        advice = ""
-        if any(error.get("code") == TOKEN_LIMIT for error in errors):
-            advice = (
-                " The deployment's enqueued-token quota stayed full: raise it, wait for other jobs on the "
-                "deployment to end, or split the job into smaller files (max_lines / --batch-max-lines)."
-            )
+        codes = dict.fromkeys(str(error.get("code")) for error in errors)
+        advice = "".join(" " + ADVICE[code] for code in codes if code in ADVICE)
         raise BatchJobFailed(
             f"{len(failed)} part(s) of the batch job failed: "
             + "; ".join(
@@ -206,9 +225,14 @@ class BatchJob:
                     batch = yield Create(part.file_id, CHAT_URL, None)
                 except APIStatusError as exc:  # some regions refuse a full quota at create time
                     errors = _error_list(exc)
-                    if not _token_limited(errors):
+                    if not errors:
                         raise
-                    self._queue(part, errors)
+                    if _token_limited(errors):
+                        self._queue(part, errors)
+                    else:  # refused for good (model_not_found, ...): typed, with what to do
+                        part.status, part.errors = "failed", errors
+                        self.save()
+                        self.check()
                 else:
                     part.batch_id, part.status, part.errors = str(batch.id), str(batch.status), []
                 self.save()
