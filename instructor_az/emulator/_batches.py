@@ -2,21 +2,35 @@
 
 Routes: `/openai/batches[...]` (with `api-version`) and `/openai/v1/batches[...]`. The batch object and
 the output lines follow the Azure batch how-to (learn.microsoft.com/azure/ai-foundry/openai/how-to/batch).
+Validation (codes, the batch deployment check, tokens) is in `_batch_validation`; answering the lines
+through the chat completion route is in `_batch_runner`.
 
 Time: a job moves on the emulator's clock (`Emulator(clock=...)`; `ManualClock` in tests), and only when
 it is read (retrieve, list, cancel). From its creation it is `validating` for
 `BatchStore.validation_seconds`, then `in_progress` for `processing_seconds`, then `finalizing` for
 `finalizing_seconds`, then `completed` (all 0 by default: the first read after `create` sees it
-completed). Its lines are answered at the end of `in_progress`, each through the emulator's own chat
-completion route in-process (so scripted answers, faults, quotas and `emulator.requests` apply).
+completed). Its lines are answered in order while it is `in_progress`, spread evenly over
+`processing_seconds` (line k of N is due k/N of the way through), each through the emulator's own chat
+completion route (so scripted answers, faults, quotas and `emulator.requests` apply); `request_counts`
+grow as they are answered. The output and error files are written when the job ends: on completion
+both exist, an empty file when no line went there (Azure: "Successful jobs will still generate an
+error_file_id, but it will be associated with an empty file with zero bytes").
+
 A job whose validation + processing would end after `expires_at` (created + 24 h) turns `expired` once
-the clock passes it; its lines go to the error file as `batch_expired`. `cancel` sets `cancelling`,
-then `cancelled` after `cancel_seconds`; the lines not yet answered are not run.
+the clock passes it: the lines due by then are answered, the rest go to the error file as
+`batch_expired`. `cancel` sets `cancelling`, then `cancelled` after `cancel_seconds`; lines not answered
+by the cancel are not run, those answered are in the output and error files (Azure: "partial results
+(if any) available in the output file").
+
+Enqueued tokens: a batch deployment's `Deployment.enqueued_tokens` limits the tokens of its unfinished
+jobs (validating, in_progress, finalizing, cancelling), counted as `_batch_validation.line_tokens` says.
+Jobs are validated in the order they were created; a job whose tokens would take its deployment over
+the limit fails validation with `token_limit_exceeded`. With `BatchStore.fail_fast` (Azure's behaviour in
+some regions) the check is made by `create` itself, which then answers 400 with the errors.
 """
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -28,18 +42,28 @@ from starlette.routing import Route
 
 from . import _body as body_limits
 from . import _wire as wire
-from ._api_versions import LATEST_GA
-from ._files import FileStore, admit, file_not_found, list_body
+from ._batch_runner import LineRunner, error_row
+from ._batch_validation import (
+    MAX_TASKS,
+    file_deployment,
+    lines_tokens,
+    model_not_found,
+    token_limit_exceeded,
+    validate_lines,
+)
+from ._files import FileStore, admit, expiry_seconds, file_not_found, list_body
 
 if TYPE_CHECKING:
     from ._app import EmulatorApp
     from ._quota import Clock
 
+__all__ = ["MAX_TASKS", "BatchJob", "BatchStore", "batch_routes", "validate_lines"]
+
 JSON = dict[str, Any]
 ENDPOINTS = ("/chat/completions", "/v1/chat/completions")
 COMPLETION_WINDOW_SECONDS = 24 * 3600
-MAX_TASKS = 100_000
 _TERMINAL = frozenset({"completed", "failed", "expired", "cancelled"})
+_EXPIRED_MESSAGE = "This request could not be executed before the completion window expired."
 
 
 @dataclass
@@ -53,6 +77,7 @@ class BatchJob:
     expires_at: int
     metadata: Any
     api_version: str | None
+    output_expires_after: int | None = None
     status: str = "validating"
     stamps: dict[str, int | None] = field(default_factory=dict)
     output_file_id: str | None = None
@@ -60,8 +85,17 @@ class BatchJob:
     errors: list[JSON] | None = None
     counts: dict[str, int] = field(default_factory=lambda: {"total": 0, "completed": 0, "failed": 0})
     lines: list[JSON] = field(default_factory=list)
+    deployment: str | None = None  # the deployment its lines name, once known
+    tokens: int | None = None  # the tokens it enqueues, once measured
+    answered: int = 0  # lines answered so far (in order)
+    outputs: list[bytes] = field(default_factory=list)
+    failures: list[bytes] = field(default_factory=list)
     cancel_requested: float | None = None
     running: bool = False
+
+    @property
+    def validated(self) -> bool:
+        return bool(self.lines)
 
     def to_json(self) -> JSON:
         stamp = self.stamps.get
@@ -89,73 +123,17 @@ class BatchJob:
         }
 
 
-def _error(code: str, message: str, line: int | None = None, param: str | None = None) -> JSON:
-    return {"code": code, "message": message, "param": param, "line": line}
-
-
-def _same_url(url: str, endpoint: str) -> bool:
-    return url.removeprefix("/v1") == endpoint.removeprefix("/v1")
-
-
-def validate_lines(data: bytes, endpoint: str, max_tasks: int = MAX_TASKS) -> tuple[list[JSON], list[JSON]]:
-    """The input file's requests, and the validation errors Azure reports in a failed batch's `errors`."""
-    rows = [
-        (n, text) for n, text in enumerate(data.decode("utf-8", "replace").splitlines(), 1) if text.strip()
-    ]
-    if not rows:
-        return [], [
-            _error(
-                "empty_file",
-                "The input file is empty. Please ensure that the batch contains at least one request.",
-            )
-        ]
-    if len(rows) > max_tasks:
-        message = f"The input file contains {len(rows)} requests; a batch can contain at most {max_tasks}."
-        return [], [_error("too_many_tasks", message)]
-    lines: list[JSON] = []
-    errors: list[JSON] = []
-    seen: set[str] = set()
-    model: str | None = None
-    for n, text in rows:
-        try:
-            line = json.loads(text)
-        except ValueError:
-            line = None
-        if not isinstance(line, dict):
-            errors.append(_error("invalid_json_line", f"Line {n} is not a valid JSON object.", n))
-            continue
-        custom_id, url, body = line.get("custom_id"), line.get("url"), line.get("body")
-        missing: str | None = None
-        if not isinstance(custom_id, str):
-            missing = "custom_id"
-        elif not isinstance(url, str):
-            missing = "url"
-        elif not isinstance(body, dict):
-            missing = "body"
-        elif not isinstance(body.get("model"), str):
-            missing = "body.model"
-        if missing is not None or not isinstance(custom_id, str) or not isinstance(url, str):
-            errors.append(_error("invalid_request", f"Line {n} has no valid '{missing}'.", n, missing))
-            continue
-        assert isinstance(body, dict)
-        if custom_id in seen:
-            message = f"The custom_id '{custom_id}' on line {n} is not unique within the batch."
-            errors.append(_error("duplicate_custom_id", message, n, "custom_id"))
-        seen.add(custom_id)
-        if not _same_url(url, endpoint):
-            message = f"The url '{url}' on line {n} does not match the batch's endpoint '{endpoint}'."
-            errors.append(_error("url_mismatch", message, n, "url"))
-        if model is None:
-            model = body["model"]
-        elif body["model"] != model:
-            message = f"The model '{body['model']}' on line {n} differs from '{model}' on earlier lines."
-            errors.append(_error("model_mismatch", message, n, "body.model"))
-        lines.append(line)
-    return lines, errors
+def batch_rejected(errors: list[JSON]) -> wire.AzureError:
+    """`batches.create` refusing a job at once (fail fast): a 400 whose body is the errors list, the
+    shape seen from Azure for a `model_not_found` at create time."""
+    return wire.AzureError(400, {"errors": {"object": "list", "data": errors}})
 
 
 class BatchStore:
-    """The emulator's batch jobs. Timings are seconds on the emulator's clock (see the module's docs)."""
+    """The emulator's batch jobs. Timings are seconds on the emulator's clock (see the module's docs).
+
+    `fail_fast`: check the deployment and the enqueued-token limit in `create` (a 400), as Azure does in
+    the regions its how-to lists, instead of failing the job's validation."""
 
     def __init__(self, files: FileStore, clock: Callable[[], Clock]) -> None:
         self.files = files
@@ -165,6 +143,7 @@ class BatchStore:
         self.finalizing_seconds = 0.0
         self.cancel_seconds = 0.0
         self.max_tasks = MAX_TASKS
+        self.fail_fast = False
         self.jobs: dict[str, BatchJob] = {}
 
     @property
@@ -175,7 +154,14 @@ class BatchStore:
         return self.files.now_unix() - int(self.clock.now() - at)
 
     def create(
-        self, file_id: str, endpoint: str, window: str, metadata: Any, api_version: str | None
+        self,
+        file_id: str,
+        endpoint: str,
+        window: str,
+        metadata: Any,
+        api_version: str | None,
+        *,
+        output_expires_after: int | None = None,
     ) -> BatchJob:
         now = self.clock.now()
         created_at = self.files.now_unix()
@@ -189,6 +175,7 @@ class BatchStore:
             expires_at=created_at + COMPLETION_WINDOW_SECONDS,
             metadata=metadata,
             api_version=api_version,
+            output_expires_after=output_expires_after,
         )
         self.jobs[job.id] = job
         return job
@@ -196,114 +183,169 @@ class BatchStore:
     def clear(self) -> None:
         self.jobs.clear()
 
+    # --- enqueued tokens --------------------------------------------------------------------------
+
+    def _measure(self, app: EmulatorApp, job: BatchJob, deployment: str) -> int:
+        """The tokens `job` holds on `deployment` (0 when its lines name another deployment)."""
+        if job.deployment is None:
+            stored = self.files.get(job.input_file_id)
+            job.deployment, lines = file_deployment(stored.data if stored is not None else b"")
+        else:
+            lines = job.lines
+        if job.deployment != deployment:
+            return 0
+        if job.tokens is None:
+            target = app.emulator.deployments.get(deployment)
+            job.tokens = lines_tokens(lines, target) if target is not None else 0
+        return job.tokens
+
+    async def held(self, app: EmulatorApp, deployment: str, *, before: BatchJob | None = None) -> int:
+        """The tokens the unfinished jobs ahead of `before` (all jobs: None) hold on `deployment`, once
+        each is brought up to the clock's time."""
+        total = 0
+        for other in list(self.jobs.values()):
+            if other is before:
+                break  # the jobs created after it are behind it in the queue
+            await self.refresh(app, other)
+            if other.status not in _TERMINAL:
+                total += self._measure(app, other, deployment)
+        return total
+
+    async def check_create(self, app: EmulatorApp, data: bytes) -> None:
+        """Fail fast: `create`'s 400 for a file naming no deployment, or one over its token limit."""
+        name, lines = file_deployment(data)
+        if name is None:
+            return  # validation will say what is wrong with the file
+        deployments = app.emulator.deployments
+        deployment = deployments.get(name)
+        if deployment is None:
+            raise batch_rejected([model_not_found(name, deployments.values())])
+        limit = deployment.enqueued_tokens
+        if limit is not None and await self.held(app, name) + lines_tokens(lines, deployment) > limit:
+            raise batch_rejected([token_limit_exceeded(limit, name)])
+
+    # --- the job's life ---------------------------------------------------------------------------
+
     async def refresh(self, app: EmulatorApp, job: BatchJob) -> None:
-        """Move `job` to where the clock says it is now (answering its lines when it gets there)."""
+        """Move `job` to where the clock says it is now (answering the lines due by then)."""
         if job.status in _TERMINAL or job.running:
             return
+        job.running = True
+        try:
+            await self._advance(app, job)
+        finally:
+            job.running = False
+
+    async def _advance(self, app: EmulatorApp, job: BatchJob) -> None:
         now = self.clock.now()
         if job.status == "cancelling":
             assert job.cancel_requested is not None
-            if now >= job.cancel_requested + self.cancel_seconds:
+            at = job.cancel_requested + self.cancel_seconds
+            if now >= at:
                 job.status = "cancelled"
-                job.stamps["cancelled_at"] = self._unix(job.cancel_requested + self.cancel_seconds)
+                job.stamps["cancelled_at"] = self._unix(at)
+                if job.validated:
+                    self._write_results(job)
             return
         validated = job.created + self.validation_seconds
         if job.status == "validating":
             if now < validated:
                 return
-            stored = self.files.get(job.input_file_id)
-            data = stored.data if stored is not None else b""
-            job.lines, errors = validate_lines(data, job.endpoint, self.max_tasks)
-            if errors:
-                job.status, job.errors = "failed", errors
+            await self._validate(app, job)
+            if job.status == "failed":
                 job.stamps["failed_at"] = self._unix(validated)
                 return
             job.status = "in_progress"
             job.stamps["in_progress_at"] = self._unix(validated)
-            job.counts["total"] = len(job.lines)
         done = validated + self.processing_seconds
         if job.status == "in_progress":
             deadline = job.created + COMPLETION_WINDOW_SECONDS
-            if done > deadline:
-                if now >= deadline:
+            due = self._due(job, validated, min(now, deadline))
+            if due > job.answered:
+                await self._run(app, job, due)
+            if job.status != "in_progress":  # cancelled while its lines were answered
+                return
+            if job.answered < len(job.lines):
+                if now >= deadline and done > deadline:
                     self._expire(job)
                 return
-            if now < done:
-                return
-            job.running = True
-            try:
-                await self._run(app, job)
-            finally:
-                job.running = False
             job.status = "finalizing"
             job.stamps["finalizing_at"] = self._unix(done)
         finished = done + self.finalizing_seconds
         if job.status == "finalizing" and now >= finished:
             job.status = "completed"
             job.stamps["completed_at"] = self._unix(finished)
+            self._write_results(job)
+
+    async def _validate(self, app: EmulatorApp, job: BatchJob) -> None:
+        """Validation (failing the job with Azure's errors), then the deployment's enqueued-token limit."""
+        stored = self.files.get(job.input_file_id)
+        deployments = app.emulator.deployments
+        lines, errors = validate_lines(
+            stored.data if stored is not None else b"", job.endpoint, self.max_tasks, deployments
+        )
+        if not errors:
+            name = str(lines[0]["body"]["model"])
+            deployment = deployments[name]
+            job.deployment = name
+            job.tokens = None
+            limit = deployment.enqueued_tokens
+            if limit is not None:
+                held = await self.held(app, name, before=job)
+                job.tokens = lines_tokens(lines, deployment)
+                if held + job.tokens > limit:
+                    errors = [token_limit_exceeded(limit, name)]
+        if errors:
+            job.status, job.errors = "failed", errors
+            return
+        job.lines = lines
+        job.counts["total"] = len(lines)
+
+    def _due(self, job: BatchJob, validated: float, at: float) -> int:
+        """How many of the job's lines are due by `at` (spread evenly over `processing_seconds`)."""
+        total = len(job.lines)
+        if self.processing_seconds <= 0 or at >= validated + self.processing_seconds:
+            return total
+        if at <= validated:
+            return 0
+        return min(total, int(total * (at - validated) / self.processing_seconds))
+
+    async def _run(self, app: EmulatorApp, job: BatchJob, upto: int) -> None:
+        runner = LineRunner(app, job.api_version)
+        while job.answered < upto and job.cancel_requested is None:
+            status, row = await runner.answer(job.lines[job.answered])
+            job.answered += 1
+            if status == 200:
+                job.outputs.append(row)
+                job.counts["completed"] += 1
+            else:
+                job.failures.append(row)
+                job.counts["failed"] += 1
 
     def _expire(self, job: BatchJob) -> None:
         job.status = "expired"
         job.stamps["expired_at"] = job.expires_at
-        error = {
-            "code": "batch_expired",
-            "message": "This request could not be executed before the completion window expired.",
-        }
-        out = [{"custom_id": line["custom_id"], "response": None, "error": error} for line in job.lines]
-        job.error_file_id = self._write(job, out, "errors")
+        job.failures.extend(
+            error_row(line["custom_id"], "batch_expired", _EXPIRED_MESSAGE)
+            for line in job.lines[job.answered :]
+        )
+        self._write_results(job)
 
-    def _write(self, job: BatchJob, rows: list[JSON], kind: str) -> str | None:
-        if not rows:
-            return None
-        data = "".join(json.dumps(row, separators=(",", ":")) + "\n" for row in rows).encode()
+    def _write_results(self, job: BatchJob) -> None:
+        """The output and error files (either may be empty), once the job ends."""
+        job.output_file_id = self._write(job, job.outputs, "output")
+        job.error_file_id = self._write(job, job.failures, "errors")
+        job.outputs, job.failures = [], []
+
+    def _write(self, job: BatchJob, rows: list[bytes], kind: str) -> str:
         stored = self.files.add(
-            data, filename=f"{job.id}_{kind}.jsonl", purpose="batch_output", file_id=f"file-{uuid.uuid4()}"
+            b"".join(rows),
+            filename=f"{job.id}_{kind}.jsonl",
+            purpose="batch_output",
+            file_id=f"file-{uuid.uuid4()}",
+            expires_after=job.output_expires_after,
         )
         return stored.id
-
-    async def _run(self, app: EmulatorApp, job: BatchJob) -> None:
-        import httpx2
-
-        from ._transport import AsyncEmulatorTransport
-
-        version = job.api_version or LATEST_GA
-        key = app.emulator.api_keys[0]
-        outputs: list[JSON] = []
-        failures: list[JSON] = []
-        async with httpx2.AsyncClient(
-            transport=AsyncEmulatorTransport(app), base_url="https://batch.emulator"
-        ) as http:
-            for line in job.lines:
-                if job.cancel_requested is not None:
-                    break
-                body = line["body"]
-                answer = await http.post(
-                    f"/openai/deployments/{body['model']}/chat/completions",
-                    params={"api-version": version},
-                    headers={"api-key": key},
-                    json=body,
-                )
-                try:
-                    answered: Any = answer.json()
-                except ValueError:
-                    answered = None
-                row = {
-                    "custom_id": line["custom_id"],
-                    "response": {
-                        "status_code": answer.status_code,
-                        "request_id": answer.headers.get("x-request-id"),
-                        "body": answered,
-                    },
-                    "error": None,
-                }
-                if answer.status_code == 200:
-                    outputs.append(row)
-                    job.counts["completed"] += 1
-                else:
-                    failures.append(row)
-                    job.counts["failed"] += 1
-        job.output_file_id = self._write(job, outputs, "output")
-        job.error_file_id = self._write(job, failures, "errors")
 
 
 def batch_not_found(batch_id: str) -> wire.AzureError:
@@ -360,9 +402,27 @@ def batch_routes(app: EmulatorApp) -> list[Route]:
                 raise wire.invalid_value(
                     "completion_window", f"Invalid value for completion_window: '{window}'. Supported: '24h'."
                 )
-            if store.files.get(file_id) is None:
+            output_expiry = body.get("output_expires_after")
+            seconds: int | None = None
+            if output_expiry is not None:
+                if not isinstance(output_expiry, dict):
+                    raise wire.invalid_type("output_expires_after", "an object", output_expiry)
+                seconds = expiry_seconds(
+                    output_expiry.get("seconds"), output_expiry.get("anchor"), "output_expires_after"
+                )
+            stored = store.files.get(file_id)
+            if stored is None:
                 raise file_not_found(file_id)
-            job = store.create(file_id, endpoint, window, body.get("metadata"), call.api_version)
+            if store.fail_fast:
+                await store.check_create(app, stored.data)
+            job = store.create(
+                file_id,
+                endpoint,
+                window,
+                body.get("metadata"),
+                call.api_version,
+                output_expires_after=seconds,
+            )
             return app._finish(call, job.to_json())
         except wire.AzureError as error:
             return app._finish(call, error)

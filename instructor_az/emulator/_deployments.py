@@ -9,6 +9,34 @@ from ._backends import Backend
 
 Kind = Literal["chat", "completions", "embeddings", "images", "speech", "transcriptions"]
 
+#: Azure's deployment types by their "SKU name in code" (learn.microsoft.com/azure/ai-foundry/
+#: foundry-models/concepts/deployment-types): global, data zone and regional; standard (pay per
+#: token), provisioned (PTU) and batch; `Developer` is for fine-tuned models.
+Sku = Literal[
+    "GlobalStandard",
+    "DataZoneStandard",
+    "Standard",
+    "GlobalProvisionedManaged",
+    "DataZoneProvisionedManaged",
+    "ProvisionedManaged",
+    "GlobalBatch",
+    "DataZoneBatch",
+    "Developer",
+]
+SKUS: tuple[str, ...] = (
+    "GlobalStandard",
+    "DataZoneStandard",
+    "Standard",
+    "GlobalProvisionedManaged",
+    "DataZoneProvisionedManaged",
+    "ProvisionedManaged",
+    "GlobalBatch",
+    "DataZoneBatch",
+    "Developer",
+)
+#: The deployment types the Batch API accepts (a batch job on any other fails validation).
+BATCH_SKUS = frozenset({"GlobalBatch", "DataZoneBatch"})
+
 
 @dataclass
 class Deployment:
@@ -18,6 +46,13 @@ class Deployment:
     `response_model` (Azure reports e.g. `gpt-4o-2024-08-06`). `backend` None means the emulator's
     default backend. The capability flags mirror Azure's model matrix: a request using a feature the
     model lacks gets Azure's 400.
+
+    `sku` is the deployment type (`SKUS`). The default is `GlobalStandard`, the type Azure's deployment
+    guide recommends as the starting point and its portal offers first. Batch jobs need a `GlobalBatch`
+    or `DataZoneBatch` deployment (`BATCH_SKUS`); online calls are served whatever the type.
+    `enqueued_tokens` is a batch deployment's enqueued-token quota: the tokens of its unfinished batch
+    jobs may not pass it (None: no limit). Both can be changed after construction, e.g.
+    `emulator.deployment("gpt-4o-batch").enqueued_tokens = 90_000`.
     """
 
     name: str
@@ -33,13 +68,25 @@ class Deployment:
     embedding_dimensions: int = 0
     min_api_version: str | None = None
     response_model: str = field(default="")
+    sku: Sku = "GlobalStandard"
+    enqueued_tokens: int | None = None
 
     def __post_init__(self) -> None:
+        if self.sku not in SKUS:
+            raise ValueError(f"unknown deployment sku {self.sku!r}; expected one of {', '.join(SKUS)}")
+        limit = self.enqueued_tokens
+        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+            raise ValueError(f"enqueued_tokens must be a whole number from 1, or None (got {limit!r})")
         if not self.response_model:
             self.response_model = f"{self.model}-{self.version}" if self.version else self.model
 
     def renamed(self, name: str) -> Deployment:
         return replace(self, name=name)
+
+    @property
+    def is_batch(self) -> bool:
+        """Whether batch jobs can use this deployment (a `GlobalBatch` or `DataZoneBatch` one)."""
+        return self.sku in BATCH_SKUS
 
 
 def default_deployments() -> list[Deployment]:
@@ -57,6 +104,9 @@ def default_deployments() -> list[Deployment]:
         ),
         Deployment("gpt-4o", "gpt-4o", "2024-08-06", vision=True),
         Deployment("gpt-4o-mini", "gpt-4o-mini", "2024-07-18", vision=True),
+        # Global Batch deployments of the same models, for the Batch API (`_batches`).
+        Deployment("gpt-4o-batch", "gpt-4o", "2024-08-06", vision=True, sku="GlobalBatch"),
+        Deployment("gpt-4o-mini-batch", "gpt-4o-mini", "2024-07-18", vision=True, sku="GlobalBatch"),
         Deployment(
             "gpt-35-turbo-instruct",
             "gpt-35-turbo-instruct",

@@ -5,10 +5,17 @@ The file object follows the Azure batch how-to's sample (learn.microsoft.com/azu
 how-to/batch, "Upload batch file"): `id` ("file-" + 32 hex digits), `object` "file", `purpose`,
 `filename`, `bytes`, `created_at` (Unix seconds), `status` "processed", `status_details` null,
 `expires_at` (null unless `expires_after` is sent). Files a batch writes have purpose "batch_output".
+
+Expiry (the batch how-to's Python include): `files.create(..., extra_body={"expires_after": {"seconds":
+N, "anchor": "created_at"}})`, N from 1,209,600 to 2,592,000 (14 to 30 days). The openai SDK sends it,
+like its own `expires_after=` argument, as the form fields `expires_after[seconds]` and
+`expires_after[anchor]`. `expires_at` is then `created_at + N`; once the emulator's clock passes it the
+file is gone (404). A value out of range, or another anchor, is a 400 (the emulator's wording).
 """
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 import uuid
@@ -30,6 +37,9 @@ if TYPE_CHECKING:
 
 JSON = dict[str, Any]
 PURPOSES = frozenset({"batch", "fine-tune", "assistants", "vision", "user_data", "evals"})
+#: The expiry Azure accepts for batch input and output files, in seconds (14 to 30 days).
+MIN_EXPIRY_SECONDS = 1_209_600
+MAX_EXPIRY_SECONDS = 2_592_000
 
 
 @dataclass
@@ -91,11 +101,21 @@ class FileStore:
         return stored
 
     def get(self, file_id: str) -> StoredFile | None:
+        """The file, unless there is none or it has expired (an expired file is dropped)."""
+        now = self.now_unix()
         with self._lock:
-            return self._files.get(file_id)
+            stored = self._files.get(file_id)
+            if stored is not None and stored.expires_at is not None and now >= stored.expires_at:
+                del self._files[file_id]
+                return None
+            return stored
 
     def all(self) -> list[StoredFile]:
+        now = self.now_unix()
         with self._lock:
+            expired = [f.id for f in self._files.values() if f.expires_at is not None and now >= f.expires_at]
+            for file_id in expired:
+                del self._files[file_id]
             return list(self._files.values())
 
     def delete(self, file_id: str) -> bool:
@@ -105,6 +125,52 @@ class FileStore:
     def clear(self) -> None:
         with self._lock:
             self._files.clear()
+
+
+def expiry_seconds(seconds: Any, anchor: Any, param: str) -> int:
+    """A checked `expires_after` ({"seconds": N, "anchor": "created_at"}): N, or Azure's 400.
+    `seconds` may be the text of a form field."""
+    if seconds is None:
+        raise wire.missing_parameter(f"{param}.seconds")
+    if anchor is None:
+        raise wire.missing_parameter(f"{param}.anchor")
+    if anchor != "created_at":
+        raise wire.invalid_value(
+            f"{param}.anchor",
+            f"Invalid value for {param}.anchor: '{anchor}'. Supported values are: 'created_at'.",
+        )
+    if isinstance(seconds, str) and seconds.strip().isdigit():
+        seconds = int(seconds)
+    if (
+        isinstance(seconds, bool)
+        or not isinstance(seconds, int)
+        or not MIN_EXPIRY_SECONDS <= seconds <= MAX_EXPIRY_SECONDS
+    ):
+        raise wire.invalid_value(
+            f"{param}.seconds",
+            f"Invalid value for {param}.seconds: '{seconds}'. It must be a whole number of seconds from "
+            f"{MIN_EXPIRY_SECONDS} to {MAX_EXPIRY_SECONDS} (14 to 30 days).",
+        )
+    return seconds
+
+
+def _form_expiry(fields: dict[str, str]) -> int | None:
+    """`expires_after` from an upload's form: bracketed fields (what the openai SDK sends), or one field
+    holding a JSON object."""
+    seconds = fields.get("expires_after[seconds]")
+    anchor = fields.get("expires_after[anchor]")
+    whole = fields.get("expires_after")
+    if whole is not None and seconds is None and anchor is None:
+        try:
+            value = json.loads(whole)
+        except ValueError:
+            value = None
+        if not isinstance(value, dict):
+            raise wire.invalid_type("expires_after", "an object", whole)
+        seconds, anchor = value.get("seconds"), value.get("anchor")
+    if seconds is None and anchor is None:
+        return None
+    return expiry_seconds(seconds, anchor, "expires_after")
 
 
 def file_not_found(file_id: str) -> wire.AzureError:
@@ -159,8 +225,7 @@ def file_routes(app: EmulatorApp) -> list[Route]:
             upload = form.files.get("file")
             if upload is None:
                 raise wire.missing_parameter("file")
-            expires = form.fields.get("expires_after[seconds]")
-            seconds = int(expires) if expires is not None and expires.isdigit() else None
+            seconds = _form_expiry(form.fields)
             stored = store.add(
                 upload.data, filename=upload.filename or "file", purpose=purpose, expires_after=seconds
             )
