@@ -122,7 +122,7 @@ def create_job(
     max_retries = args.max_retries if args.max_retries is not None else DEFAULT_MAX_RETRIES
     job = new_job(
         wrapped, source, folder, response_model=model, model=deployment, prompt=prompt,
-        max_lines=args.batch_max_lines, max_bytes=MAX_BYTES, url="/chat/completions",
+        max_lines=args.batch_max_lines, max_bytes=MAX_BYTES, url=None,
         expires_after=args.expires_after, options={},
     )  # fmt: skip
     job.source = {

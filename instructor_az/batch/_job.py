@@ -40,8 +40,10 @@ from ._protocol import (
     SleepFn,
     Upload,
     async_client,
+    create_endpoint,
     drive_async,
     drive_sync,
+    line_url,
     sync_client,
 )
 
@@ -129,6 +131,7 @@ class BatchJob:
     max_bytes: int = MAX_BYTES
     max_quota_retries: int = 12
     source: dict[str, Any] | None = None
+    endpoint: str = CHAT_URL
 
     # --- the manifest -----------------------------------------------------------------------------
 
@@ -222,7 +225,7 @@ class BatchJob:
                 self.save()
             if part.batch_id is None:
                 try:
-                    batch = yield Create(part.file_id, CHAT_URL, None)
+                    batch = yield Create(part.file_id, self.endpoint, None)
                 except APIStatusError as exc:  # some regions refuse a full quota at create time
                     errors = _error_list(exc)
                     if not errors:
@@ -445,7 +448,7 @@ def new_job(
     prompt: str | None,
     max_lines: int,
     max_bytes: int,
-    url: str,
+    url: str | None,
     expires_after: int | None,
     options: dict[str, Any],
 ) -> BatchJob:
@@ -469,6 +472,7 @@ def new_job(
             f"expires_after must be from 1209600 (14 days) to 2592000 (30 days) seconds, Azure's range; "
             f"got {expires_after}"
         )
+    url = url or line_url(client)
     written = write_requests(
         client, inputs, folder, response_model=response_model, model=model, prompt=prompt,
         max_lines=max_lines, max_bytes=max_bytes, url=url, **options,
@@ -479,6 +483,7 @@ def new_job(
         str(folder), model, url, prompt, dict(options),
         [Part(str(path), lines) for path, lines in zip(written.paths, written.lines, strict=True)],
         expires_after=expires_after, max_lines=max_lines, max_bytes=max_bytes,
+        endpoint=create_endpoint(client),
     )  # fmt: skip
     job.save()
     return job
@@ -494,14 +499,15 @@ def submit_batch(
     prompt: str | None = None,
     max_lines: int = MAX_LINES,
     max_bytes: int = MAX_BYTES,
-    url: str = CHAT_URL,
+    url: str | None = None,
     expires_after: int | None = None,
     **options: Any,
 ) -> BatchJob:
     """Write the request files of `inputs` into `directory`, upload them, create one batch per file,
     and return the job (its manifest saved). `directory` must not hold a job already: resume one with
-    `BatchJob.load(directory)`. `expires_after` (seconds, 14 to 30 days) sets the uploaded files'
-    expiry; other keywords are `create`'s (`max_tokens=`, `temperature=`)."""
+    `BatchJob.load(directory)`. `url` is the lines' (default: `/chat/completions` for `AzureOpenAI`,
+    `/v1/chat/completions` for an `OpenAI` client on the v1 API). `expires_after` (seconds, 14 to 30
+    days) sets the uploaded files' expiry; other keywords are `create`'s (`max_tokens=`, `temperature=`)."""
     sync_client(client)
     job = new_job(
         client, inputs, directory, response_model=response_model, model=model, prompt=prompt,
@@ -521,7 +527,7 @@ async def asubmit_batch(
     prompt: str | None = None,
     max_lines: int = MAX_LINES,
     max_bytes: int = MAX_BYTES,
-    url: str = CHAT_URL,
+    url: str | None = None,
     expires_after: int | None = None,
     **options: Any,
 ) -> BatchJob:

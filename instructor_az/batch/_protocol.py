@@ -99,6 +99,27 @@ def async_client(client: Any) -> AsyncOpenAI:
     return raw
 
 
+def on_azure(raw: OpenAI | AsyncOpenAI) -> bool:
+    """An Azure client: `AzureOpenAI` (dated api-versions) or an `OpenAI` on Azure's `/openai/v1/`."""
+    from openai import AsyncAzureOpenAI, AzureOpenAI
+
+    return isinstance(raw, (AzureOpenAI, AsyncAzureOpenAI)) or "/openai/v1" in str(raw.base_url)
+
+
+def line_url(client: Any) -> str:
+    """The `url` of a request line: `/chat/completions` on the dated Azure API, `/v1/chat/completions`
+    on the v1 API (Azure's `/openai/v1/` or OpenAI's own)."""
+    from openai import AsyncAzureOpenAI, AzureOpenAI
+
+    raw = raw_client(client)
+    return "/chat/completions" if isinstance(raw, (AzureOpenAI, AsyncAzureOpenAI)) else "/v1/chat/completions"
+
+
+def create_endpoint(client: Any) -> str:
+    """`batches.create`'s `endpoint`: Azure takes `/chat/completions` on both APIs, OpenAI its `/v1` form."""
+    return "/chat/completions" if on_azure(raw_client(client)) else "/v1/chat/completions"
+
+
 def _upload_kwargs(op: Upload) -> dict[str, Any]:
     kwargs: dict[str, Any] = {"purpose": "batch"}
     if op.expires_after is not None:

@@ -201,3 +201,18 @@ def test_a_crash_between_upload_and_create_resumes_without_uploading_or_creating
         submit_batch(
             client, INPUTS, tmp_path / "y", response_model=Doc, model="gpt-4o-batch", expires_after=60
         )
+
+
+def test_a_client_on_the_v1_api_writes_v1_lines_and_the_job_runs(
+    emulator: Emulator, clock: ManualClock, tmp_path: Path
+) -> None:
+    import json
+
+    client = instructor_az.from_openai(emulator.openai_client(api_key="test-key"))
+    job = submit_batch(client, INPUTS[:5], tmp_path / "job", response_model=Doc, model="gpt-4o-batch")
+    line = json.loads(Path(job.parts[0].requests).read_text().splitlines()[0])
+    assert line["url"] == "/v1/chat/completions"
+    assert job.endpoint == "/chat/completions"  # Azure's batches.create takes the form without /v1
+    job.wait(client, poll_interval=600, sleep=clock.advance)
+    outcomes = list(job.results(client, INPUTS[:5], response_model=Doc))
+    assert [o.value for o in outcomes] == [Doc(n=i) for i in range(5)]
