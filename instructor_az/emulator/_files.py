@@ -40,6 +40,10 @@ PURPOSES = frozenset({"batch", "fine-tune", "assistants", "vision", "user_data",
 #: The expiry Azure accepts for batch input and output files, in seconds (14 to 30 days).
 MIN_EXPIRY_SECONDS = 1_209_600
 MAX_EXPIRY_SECONDS = 2_592_000
+#: Azure's largest batch input file ("Maximum input file size: 200 MB", global-batch-limits), read as
+#: MiB. Uploads may be this large whatever `Emulator(max_body_bytes=...)` says (plus the form's envelope).
+MAX_BATCH_FILE_BYTES = 200 * 1024 * 1024
+_ENVELOPE_BYTES = 1024 * 1024
 
 
 @dataclass
@@ -214,7 +218,8 @@ def file_routes(app: EmulatorApp) -> list[Route]:
         call = _Call(request, "files")
         try:
             await admit(app, call)
-            raw = await body_limits.read_body(request, app.emulator.max_body_bytes)
+            limit = max(app.emulator.max_body_bytes, MAX_BATCH_FILE_BYTES + _ENVELOPE_BYTES)
+            raw = await body_limits.read_body(request, limit)
             form = media.parse_multipart(request.headers.get("content-type"), raw)
             call.body = form.record()
             purpose = form.fields.get("purpose")
@@ -225,6 +230,14 @@ def file_routes(app: EmulatorApp) -> list[Route]:
             upload = form.files.get("file")
             if upload is None:
                 raise wire.missing_parameter("file")
+            if purpose == "batch" and len(upload.data) > MAX_BATCH_FILE_BYTES:
+                raise wire.invalid_request(
+                    f"The file is {len(upload.data)} bytes; a batch input file can be at most "
+                    f"{MAX_BATCH_FILE_BYTES} bytes (200 MB).",
+                    param="file",
+                    code="RequestEntityTooLarge",
+                    status=413,
+                )
             seconds = _form_expiry(form.fields)
             stored = store.add(
                 upload.data, filename=upload.filename or "file", purpose=purpose, expires_after=seconds

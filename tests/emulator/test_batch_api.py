@@ -561,3 +561,15 @@ def test_injected_faults_hit_lines_in_order(client: AzureOpenAI, emulator: Emula
     # a connection dropped halfway leaves the line without an answer: a 500 line
     assert failed["t1"]["status_code"] == 500
     assert failed["t1"]["body"]["error"]["type"] == "server_error"
+
+
+def test_batch_files_may_be_larger_than_the_body_limit() -> None:
+    # Azure takes batch input files up to 200 MB, whatever the emulator's limit for other bodies
+    emulator = Emulator(backend="scripted", max_body_bytes=1024)
+    client = emulator.client(max_retries=0)
+    data = _jsonl(*(_line(f"t{i}", "x" * 100) for i in range(40)))
+    assert len(data) > 4 * 1024
+    assert client.files.create(file=("big.jsonl", io.BytesIO(data)), purpose="batch").bytes == len(data)
+    with pytest.raises(openai.APIStatusError) as caught:
+        client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "x" * 2048}])
+    assert caught.value.status_code == 413
