@@ -92,10 +92,7 @@ class BatchJob:
     failures: list[bytes] = field(default_factory=list)
     cancel_requested: float | None = None
     running: bool = False
-
-    @property
-    def validated(self) -> bool:
-        return bool(self.lines)
+    validated: bool = False  # passed validation (its lines are kept until it ends)
 
     def to_json(self) -> JSON:
         stamp = self.stamps.get
@@ -186,17 +183,20 @@ class BatchStore:
     # --- enqueued tokens --------------------------------------------------------------------------
 
     def _measure(self, app: EmulatorApp, job: BatchJob, deployment: str) -> int:
-        """The tokens `job` holds on `deployment` (0 when its lines name another deployment)."""
-        if job.deployment is None:
+        """The tokens `job` holds on `deployment` (0 when its lines name another deployment). A job not
+        validated (yet) is measured from its file."""
+        if job.deployment is not None and job.deployment != deployment:
+            return 0
+        if job.tokens is not None:
+            return job.tokens
+        lines = job.lines
+        if not job.validated:
             stored = self.files.get(job.input_file_id)
             job.deployment, lines = file_deployment(stored.data if stored is not None else b"")
-        else:
-            lines = job.lines
-        if job.deployment != deployment:
-            return 0
-        if job.tokens is None:
-            target = app.emulator.deployments.get(deployment)
-            job.tokens = lines_tokens(lines, target) if target is not None else 0
+            if job.deployment != deployment:
+                return 0
+        target = app.emulator.deployments.get(deployment)
+        job.tokens = lines_tokens(lines, target) if target is not None else 0
         return job.tokens
 
     async def held(self, app: EmulatorApp, deployment: str, *, before: BatchJob | None = None) -> int:
@@ -298,7 +298,7 @@ class BatchStore:
         if errors:
             job.status, job.errors = "failed", errors
             return
-        job.lines = lines
+        job.lines, job.validated = lines, True
         job.counts["total"] = len(lines)
 
     def _due(self, job: BatchJob, validated: float, at: float) -> int:
@@ -335,7 +335,7 @@ class BatchStore:
         """The output and error files (either may be empty), once the job ends."""
         job.output_file_id = self._write(job, job.outputs, "output")
         job.error_file_id = self._write(job, job.failures, "errors")
-        job.outputs, job.failures = [], []
+        job.outputs, job.failures, job.lines = [], [], []  # the files hold them now
 
     def _write(self, job: BatchJob, rows: list[bytes], kind: str) -> str:
         stored = self.files.add(

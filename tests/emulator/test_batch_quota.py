@@ -189,3 +189,32 @@ def test_fail_fast_refuses_the_job_at_create(
         _create(client, _upload(client, _file(model="gpt-4o-bt")))
     assert isinstance(caught.value.body, dict)
     assert [e["code"] for e in caught.value.body["errors"]["data"]] == ["model_not_found"]
+
+
+def test_a_limit_set_later_counts_the_jobs_already_running(client: AzureOpenAI, emulator: Emulator) -> None:
+    file_id = _upload(client, _file())
+    running = _create(client, file_id)
+    assert client.batches.retrieve(running).status == "in_progress"  # validated without a limit
+    emulator.deployment("gpt-4o-batch").enqueued_tokens = 3000
+    assert client.batches.retrieve(_create(client, file_id)).status == "failed"
+
+
+def test_a_job_cancelled_while_validating_holds_its_tokens(
+    client: AzureOpenAI, emulator: Emulator, clock: ManualClock
+) -> None:
+    emulator.batches.validation_seconds = 10
+    emulator.batches.cancel_seconds = 30
+    emulator.deployment("gpt-4o-batch").enqueued_tokens = 3000
+    file_id = _upload(client, _file())
+    cancelled = _create(client, file_id)
+    assert client.batches.cancel(cancelled).status == "cancelling"
+    waiting = _create(client, file_id)
+    clock.advance(10)
+    assert client.batches.retrieve(waiting).status == "failed"
+    clock.advance(20)
+    batch = client.batches.retrieve(cancelled)
+    assert batch.status == "cancelled"
+    assert (batch.output_file_id, batch.error_file_id) == (None, None)  # it never ran
+    later = _create(client, file_id)
+    clock.advance(10)
+    assert client.batches.retrieve(later).status == "in_progress"
