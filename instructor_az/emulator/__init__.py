@@ -27,7 +27,7 @@ from ._backends import (
 )
 from ._batches import BatchJob, BatchStore
 from ._body import DEFAULT_MAX_BODY_BYTES, MAX_JSON_DEPTH
-from ._deployments import Deployment, default_deployments
+from ._deployments import BATCH_SKUS, SKUS, Deployment, default_deployments
 from ._emulator import DEFAULT_API_KEY, DEFAULT_ENDPOINT, Emulator, LoopbackServer
 from ._faults import (
     FAULT_HEADER,
@@ -45,6 +45,7 @@ from ._records import RecordedRequest
 from ._transport import AsyncEmulatorTransport, EmulatorTransport
 
 __all__ = [
+    "BATCH_SKUS",
     "DEFAULT_API_KEY",
     "DEFAULT_ENDPOINT",
     "DEFAULT_MAX_BODY_BYTES",
@@ -58,6 +59,7 @@ __all__ = [
     "MAX_LATENCY_SECONDS",
     "MAX_RETRY_AFTER_MS",
     "PREVIEW_VERSIONS",
+    "SKUS",
     "Admission",
     "AsyncEmulatorTransport",
     "Backend",

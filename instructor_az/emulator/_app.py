@@ -40,6 +40,7 @@ from ._backends import (
     ScriptedBackend,
     ScriptExhaustedError,
 )
+from ._batch_runner import BATCH_LINE
 from ._batches import batch_routes
 from ._control import control_routes
 from ._deployments import Deployment
@@ -267,6 +268,8 @@ class EmulatorApp:
         """Count the request against its deployment's quota (`_quota`): Azure's 429 when over."""
         deployment = call.deployment
         assert deployment is not None
+        if call.request.scope.get("extensions", {}).get(BATCH_LINE):
+            return  # a batch job's line: batch runs under the enqueued-token quota, not RPM / TPM
         prompt, reserve = quota.estimate(call.operation, call.body, deployment.name, deployment.model)
         try:
             call.quota = self.emulator.quotas.admit(deployment.name, prompt, reserve)

@@ -20,6 +20,9 @@ import anyio
 
 from . import _wire as wire
 
+#: The ASGI scope extension marking a batch line (no HTTP client can set it): `_app` charges it to no RPM / TPM.
+BATCH_LINE = "instructor_az.batch_line"
+
 if TYPE_CHECKING:
     from ._app import EmulatorApp
 
@@ -134,6 +137,7 @@ class LineRunner:
             ],
             "server": ("batch.emulator", 443),
             "client": ("127.0.0.1", 50000),
+            "extensions": {BATCH_LINE: True},
         }
 
     async def answer(self, line: JSON) -> tuple[int, bytes]:

@@ -158,9 +158,11 @@ def validate_lines(
 
 
 def line_tokens(body: Any, deployment: Deployment) -> int:
-    """The tokens one request line enqueues: its prompt estimate plus its answer limit, when it sets one."""
-    prompt, reserve = quota.estimate("chat", body, deployment.name, deployment.model)
-    return prompt + (reserve or 0)
+    """The tokens one request line enqueues: its prompt, estimated as the rate limiter does. Azure counts
+    "the number of tokens in the file" (includes/global-batch-limits.md, "Batch quota"): the input,
+    not the answers' limits."""
+    prompt, _ = quota.estimate("chat", body, deployment.name, deployment.model)
+    return prompt
 
 
 def lines_tokens(lines: Iterable[JSON], deployment: Deployment) -> int:

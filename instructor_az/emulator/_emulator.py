@@ -61,8 +61,8 @@ class Emulator:
 
     - `api_keys`: keys accepted in the `api-key` header (or as a bearer token on the v1 routes).
     - `bearer_tokens`: Entra ID tokens accepted; None accepts any JWT-shaped token.
-    - `deployments`: replaces the default deployments (gpt-4, gpt-4o, gpt-4o-mini,
-      gpt-35-turbo-instruct, text-embedding-3-large, dall-e-3, tts, tts-hd, whisper).
+    - `deployments`: replaces the default deployments (gpt-4, gpt-4o, gpt-4o-mini, gpt-4o-batch,
+      gpt-4o-mini-batch, gpt-35-turbo-instruct, text-embedding-3-large, dall-e-3, tts, tts-hd, whisper).
     - `backend`: the default backend: "scripted", "schema", "local" (a real small model; needs the
       `local` extra), or a `Backend`.
     - `chunk_chars`: characters per streamed delta.

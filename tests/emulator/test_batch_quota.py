@@ -20,9 +20,12 @@ LIMIT_MESSAGE = (
 
 
 def _file(lines: int = 2, *, max_tokens: int | None = 1000, model: str = "gpt-4o-batch") -> bytes:
+    """`lines` requests, each a prompt of about `max_tokens` tokens (Azure counts a file's input
+    tokens) that also asks for up to `max_tokens` (which the quota does not count); None: a few tokens."""
     rows = []
     for i in range(lines):
-        body: dict[str, Any] = {"model": model, "messages": [{"role": "user", "content": f"task {i}"}]}
+        content = f"task {i}" + (" w" * max_tokens if max_tokens is not None else "")
+        body: dict[str, Any] = {"model": model, "messages": [{"role": "user", "content": content}]}
         if max_tokens is not None:
             body["max_tokens"] = max_tokens
         rows.append(
@@ -68,7 +71,7 @@ def _create(client: AzureOpenAI, file_id: str) -> str:
 def test_a_second_job_over_the_limit_fails_until_the_first_ends(
     client: AzureOpenAI, emulator: Emulator, clock: ManualClock
 ) -> None:
-    # each job: two lines of max_tokens 1000 plus a few prompt tokens, so one fits in 3,000, two do not
+    # each job: two lines of about 1,000 prompt tokens, so one fits in 3,000, two do not
     emulator.deployment("gpt-4o-batch").enqueued_tokens = 3000
     file_id = _upload(client, _file())
     first, second = _create(client, file_id), _create(client, file_id)
@@ -132,10 +135,14 @@ def test_a_job_alone_over_the_limit_fails(client: AzureOpenAI, emulator: Emulato
     assert [e.code for e in batch.errors.data] == ["token_limit_exceeded"]
 
 
-def test_lines_without_max_tokens_enqueue_their_prompt(client: AzureOpenAI, emulator: Emulator) -> None:
+def test_lines_enqueue_their_prompt_not_their_answer_limit(client: AzureOpenAI, emulator: Emulator) -> None:
     emulator.deployment("gpt-4o-batch").enqueued_tokens = 200
     small = _upload(client, _file(3, max_tokens=None))  # a few prompt tokens each
     assert client.batches.retrieve(_create(client, small)).status == "in_progress"
+    asks_much = json.loads(_file(1, max_tokens=None))
+    asks_much["body"]["max_tokens"] = 100_000  # a large answer limit on a short prompt: still fits
+    line = (json.dumps(asks_much) + "\n").encode()
+    assert client.batches.retrieve(_create(client, _upload(client, line))).status == "in_progress"
     assert (
         client.batches.retrieve(_create(client, _upload(client, _file(1, max_tokens=300)))).status == "failed"
     )
@@ -150,7 +157,10 @@ def test_limits_are_per_deployment(client: AzureOpenAI, emulator: Emulator) -> N
 
 
 def test_the_limit_is_written_as_azure_writes_it(client: AzureOpenAI, emulator: Emulator) -> None:
-    for limit, text in ((90_000, "90K"), (2_000_000, "2M"), (1_500, "1500")):
+    from instructor_az.emulator._batch_validation import short_count
+
+    assert short_count(2_000_000) == "2M"
+    for limit, text in ((90_000, "90K"), (1_500, "1500")):
         emulator.deployment("gpt-4o-batch").enqueued_tokens = limit
         batch = client.batches.retrieve(_create(client, _upload(client, _file(max_tokens=limit))))
         assert batch.errors is not None
@@ -218,3 +228,27 @@ def test_a_job_cancelled_while_validating_holds_its_tokens(
     later = _create(client, file_id)
     clock.advance(10)
     assert client.batches.retrieve(later).status == "in_progress"
+
+
+def test_batch_lines_are_not_charged_to_the_deployments_rpm_or_tpm() -> None:
+    """Azure runs a batch under its enqueued-token quota; RPM / TPM limits apply to online calls only."""
+    import io
+    import json
+
+    from instructor_az.emulator import Emulator, Quota
+
+    emulator = Emulator(backend="schema", quotas={"gpt-4o-batch": Quota(rpm=6)})
+    client = emulator.client(max_retries=0)
+    body = {"model": "gpt-4o-batch", "messages": [{"role": "user", "content": "hi"}]}
+    data = "".join(
+        json.dumps({"custom_id": f"r{i}", "method": "POST", "url": "/chat/completions", "body": body}) + "\n"
+        for i in range(20)
+    ).encode()
+    file = client.files.create(file=("in.jsonl", io.BytesIO(data)), purpose="batch")
+    batch = client.batches.create(
+        input_file_id=file.id, endpoint="/chat/completions", completion_window="24h"
+    )
+    done = client.batches.retrieve(batch.id)
+    assert done.status == "completed"
+    assert done.request_counts is not None
+    assert done.request_counts.completed == 20  # a 6 RPM quota would have refused most online
