@@ -21,7 +21,16 @@ from ._inputs import check_context
 from ._mode import Mode
 from ._plan import compile_plan
 from ._redact import scrub
-from ._run import Attempts, retrying_for, run_async, run_sync, stream_async, stream_sync
+from ._run import (
+    Attempts,
+    refuses_structured_outputs,
+    retrying_for,
+    run_async,
+    run_sync,
+    stream_async,
+    stream_sync,
+)
+from ._versions import capabilities_of
 from .dsl._multimodal import to_content_parts
 from .dsl.iterable import IterableBase
 from .streaming._assemble import partial_target
@@ -96,6 +105,9 @@ class _Base(Generic[ClientT]):
     ) -> None:
         self.client = client
         self.mode = Mode.coerce(mode)
+        self.capabilities = capabilities_of(client)
+        #: deployments that refused structured outputs under `Mode.AUTO` (asked with tools from then on)
+        self._without_structured_outputs: set[str] = set()
         self.hooks = hooks if hooks is not None else Hooks()
         self._after_completion = list(after_completion or [])
         # `create`: the SDK call to drive instead of `client.chat.completions.create` (`patch()` keeps the
@@ -138,13 +150,15 @@ class _Base(Generic[ClientT]):
         self.hooks.clear(name)
 
     def _rewrap(self, client: ClientT) -> Any:
-        return type(self)(
+        wrapped = type(self)(
             client,
             mode=self.mode,
             hooks=self.hooks.copy(),
             after_completion=self._after_completion,
             defaults=self.defaults,
         )
+        wrapped._without_structured_outputs = self._without_structured_outputs
+        return wrapped
 
     def with_options(self, **options: Any) -> Any:
         """The SDK's `with_options` (max_retries, timeout, ...), still wrapped."""
@@ -167,17 +181,50 @@ class _Base(Generic[ClientT]):
         check_context(validation_context, "validation_context")
         kwargs.pop("stream", None)
         self._with_defaults(kwargs)
-        plan = compile_plan(response_model, self.mode)
+        mode = self.mode_for(kwargs.get("model"))
+        self.capabilities.check_mode(mode)  # before any request: the api-version must serve the mode
+        plan = compile_plan(response_model, mode)
         if stream is not None:
             check_streamable(plan, stream)
         request = plan.request(kwargs)
+        replan = None
+        if self.mode is Mode.AUTO and mode is Mode.JSON_SCHEMA:
+            replan = self._tools_instead(response_model, dict(kwargs), stream)
         return Attempts(
             plan,
             request,
             context=context if context is not None else validation_context,
             hooks=self.hooks,
             after_completion=self._after_completion,
+            replan=replan,
         )
+
+    def mode_for(self, deployment: Any) -> Mode:
+        """The mode a call to `deployment` uses: the client's, or what `Mode.AUTO` picks for it."""
+        if self.mode is not Mode.AUTO:
+            return self.mode
+        if isinstance(deployment, str) and deployment in self._without_structured_outputs:
+            return Mode.TOOLS
+        return self.capabilities.auto_mode()
+
+    def _tools_instead(
+        self, response_model: Any, kwargs: dict[str, Any], stream: StreamKind | None
+    ) -> Callable[[BaseException], tuple[Any, dict[str, Any]] | None]:
+        """`Mode.AUTO`'s way back: when the deployment refuses structured outputs (Azure's 400 before
+        any answer), the same call planned with tools, and the deployment remembered."""
+
+        def replan(exc: BaseException) -> tuple[Any, dict[str, Any]] | None:
+            if not refuses_structured_outputs(exc):
+                return None
+            deployment = kwargs.get("model")
+            if isinstance(deployment, str):
+                self._without_structured_outputs.add(deployment)
+            tools = compile_plan(response_model, Mode.TOOLS)
+            if stream is not None:
+                check_streamable(tools, stream)
+            return tools, tools.request(kwargs)
+
+        return replan
 
 
 def _stream_kind(response_model: Any, kwargs: dict[str, Any]) -> tuple[Any, StreamKind | None]:

@@ -25,6 +25,10 @@ class Mode(str, Enum):
     - `JSON_SCHEMA`: `response_format: json_schema` with `strict: true` (Azure structured outputs).
     - `MD_JSON`: the schema in a system message and the answer in a fenced ```json block, for
       deployments with neither tools nor `response_format`.
+    - `AUTO`: `JSON_SCHEMA` where the client's api-version and the deployment serve structured
+      outputs, `TOOLS` otherwise (decided per call; a deployment that answers "json_schema is not
+      supported with this model" is asked again with tools, once, and remembered). The default of
+      `from_azure`.
 
     The other members are instructor's, for code that names them; see the module docstring.
     """
@@ -35,6 +39,7 @@ class Mode(str, Enum):
     JSON = "json"
     JSON_SCHEMA = "json_schema"
     MD_JSON = "md_json"
+    AUTO = "auto"
 
     # instructor's other OpenAI modes
     FUNCTIONS = "function_call"
@@ -175,6 +180,7 @@ USABLE: tuple[Mode, ...] = (
     Mode.JSON,
     Mode.JSON_SCHEMA,
     Mode.MD_JSON,
+    Mode.AUTO,
 )
 
 _INSTRUCTOR_VALUES = {

@@ -92,6 +92,17 @@ def content_filter_categories(raw: Any) -> dict[str, CategoryResult]:
     return {name: CategoryResult.parse(value) for name, value in raw.items() if isinstance(value, Mapping)}
 
 
+def refuses_structured_outputs(exc: BaseException) -> bool:
+    """Azure's 400 for `response_format: json_schema` on a model without structured outputs."""
+    if not isinstance(exc, BadRequestError):
+        return False
+    body: Mapping[str, Any] = exc.body if isinstance(exc.body, Mapping) else {}
+    nested = body.get("error")
+    error: Mapping[str, Any] = nested if isinstance(nested, Mapping) else body
+    text = f"{error.get('message', '')} {exc.message}".lower()
+    return "json_schema" in text and "not supported" in text and "model" in text
+
+
 def prompt_filter_error(exc: BadRequestError) -> PromptFilterError | None:
     """Azure's prompt filter 400 (`code: content_filter`) as a `ContentFilterError`, else None."""
     body: Mapping[str, Any] = exc.body if isinstance(exc.body, Mapping) else {}
@@ -123,9 +134,12 @@ class Attempts:
         context: Mapping[str, Any] | None,
         hooks: Hooks,
         after_completion: list[Callable[[Any, Any], Any]],
+        replan: Callable[[BaseException], tuple[Plan, JSON] | None] | None = None,
     ) -> None:
         self.plan = plan
         self.request = request
+        #: another plan for the same call when the first request is refused (`Mode.AUTO`), or None
+        self.replan = replan
         self.context = context
         self.hooks = hooks
         self.after_completion = after_completion
@@ -141,6 +155,18 @@ class Attempts:
         if self.hooks:
             self.hooks.emit("completion:kwargs", **redacted(request))
         return request
+
+    def replanned(self, exc: BaseException) -> bool:
+        """Whether a refused request is sent again under another plan (once, before any answer)."""
+        if self.replan is None or self.attempts:
+            return False
+        found = self.replan(exc)
+        self.replan = None
+        if found is None:
+            return False
+        self.plan, self.request = found
+        log.info("the deployment refused structured outputs; asking with tools (%s)", type(exc).__name__)
+        return True
 
     def request_failed(self, exc: BaseException) -> BaseException:
         """The error to raise for a failed request (the SDK's own, or a prompt `ContentFilterError`),
@@ -314,21 +340,26 @@ class _Final(Exception):
         self.error = error
 
 
+def _send(state: Attempts, **extra: Any) -> Generator[_Op, Any, Any]:
+    """The attempt's request, sent; a request refused for its plan goes again under the new one."""
+    while True:
+        try:
+            return (yield _Create(state.next_request(**extra)))
+        except Exception as exc:
+            if state.replanned(exc):
+                continue
+            raise _Final(state.request_failed(exc)) from exc
+
+
 def _answer(state: Attempts) -> Generator[_Op, Any, Any]:
     """One non-streamed attempt."""
-    try:
-        completion = yield _Create(state.next_request())
-    except Exception as exc:
-        raise _Final(state.request_failed(exc)) from exc
+    completion = yield from _send(state)
     return state.receive(completion)
 
 
 def _stream(state: Attempts, kind: StreamKind) -> Generator[_Op, Any, Any]:
     """One streamed attempt: emit partial objects or items as chunks arrive, then the final value."""
-    try:
-        stream = yield _Create(state.next_request(stream=True))
-    except Exception as exc:
-        raise _Final(state.request_failed(exc)) from exc
+    stream = yield from _send(state, stream=True)
     consumer = StreamConsumer(state.plan, kind, state.context)
     continuation = Continuation(state.yielded_items) if kind == "iterable" else None
     try:
@@ -574,7 +605,9 @@ async def stream_async(
 ) -> AsyncIterator[Any]:
     # Closed here, not by the loop's async-generator finalizer: aclose() on this stream closes the
     # HTTP response before it returns.
-    async with contextlib.aclosing(_drive_async(_call(state, policy, lambda: _stream(state, kind)), create)) as items:
+    async with contextlib.aclosing(
+        _drive_async(_call(state, policy, lambda: _stream(state, kind)), create)
+    ) as items:
         async for item in items:
             if not isinstance(item, _Done):
                 yield item

@@ -52,7 +52,8 @@ ARGUMENT_SINCE = {
     "seed": "2023-12-01-preview",
     "logprobs": "2023-12-01-preview",
     "top_logprobs": "2023-12-01-preview",
-    "parallel_tool_calls": "2024-08-01-preview",
+    # api-version-lifecycle.md, "Changes between 2024-09-01-preview and 2024-08-01-preview"
+    "parallel_tool_calls": "2024-09-01-preview",
     "stream_options": "2024-09-01-preview",
     "max_completion_tokens": "2024-09-01-preview",
 }

@@ -111,7 +111,7 @@ class Engine:
         if "messages" in kwargs or kwargs.get("stream"):
             raise ConfigurationError("extract_many() builds messages from the inputs and does not stream")
         self.wrapped = _wrap(client)
-        compile_plan(response_model, self.wrapped.mode)  # a bad response_model fails here, not per row
+        compile_plan(response_model, self.wrapped.mode_for(kwargs.get("model")))  # a bad model fails here
         self.policy = retrying_for(max_retries)
         self.response_model = response_model
         self.context, self.validation_context = context, validation_context

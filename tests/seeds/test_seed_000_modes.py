@@ -9,8 +9,8 @@ spells it (`from_openai(client, mode=...)`). The changes to the guide's code, an
 - the client gets `http_client=` bound to the emulator (the endpoint and key come from the environment,
   as in the guide);
 - the strict modes (TOOLS_STRICT, JSON_SCHEMA) use api-version 2024-08-01-preview, the first with
-  structured outputs: with the guide's 2024-02-15-preview Azure refuses `json_schema`, and that 400
-  reaches the guide's error handling unchanged (tested below);
+  structured outputs: with the guide's 2024-02-15-preview the call fails before any request with a
+  ConfigurationError naming the version to use, which the guide's error handling prints (tested below);
 - the deployment the guide calls "gpt-4" runs gpt-4o 2024-08-06 (a deployment name is the user's choice;
   the guide says "Your deployment name").
 """
@@ -390,10 +390,10 @@ def test_error_handling(emulator: Emulator, mode: Mode, capsys: pytest.CaptureFi
     assert emulator.scripted.pending == 1
 
 
-def test_json_schema_on_the_guides_api_version_is_azures_400_unchanged(
+def test_json_schema_on_the_guides_api_version_fails_before_any_request_naming_the_version(
     emulator: Emulator, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    import openai
+    import openai  # noqa: F401  (the guide's imports)
 
     # --- seed: Authentication, in JSON_SCHEMA mode, with the guide's api-version ---
     from openai import AzureOpenAI
@@ -423,12 +423,15 @@ def test_json_schema_on_the_guides_api_version_is_azures_400_unchanged(
         errors.append(e)
 
     (error,) = errors
-    assert type(error) is openai.BadRequestError  # the SDK's own error, not wrapped, not re-asked
-    assert (
-        "json_schema is enabled only for api versions 2024-08-01-preview and later" in capsys.readouterr().out
-    )
+    # The api-version cannot serve structured outputs: the guide's handler gets a ConfigurationError
+    # naming the version to use, and nothing is sent (Azure would answer 400).
+    assert isinstance(error, instructor.ConfigurationError)
+    printed = capsys.readouterr().out
+    assert "api-version 2024-02-15-preview does not serve" in printed
+    assert "from 2024-08-01-preview" in printed
+    assert "'tools' works on this version" in printed
     assert "result" not in locals()
-    assert len(emulator.requests) == 1
+    assert len(emulator.requests) == 0
 
 
 def test_the_guides_instructor_names_exist_under_instructor_az() -> None:
