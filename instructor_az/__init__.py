@@ -19,7 +19,8 @@ user = client.chat.completions.create(
 from __future__ import annotations
 
 from . import exceptions, hooks, mode  # instructor's module attributes (instructor.hooks, ...)
-from ._client import AsyncInstructor, Instructor, from_azure, from_openai
+from ._azure import from_azure
+from ._client import AsyncInstructor, Instructor, from_openai
 from ._errors import (
     AnswerJSONError,
     Attempt,

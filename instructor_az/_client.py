@@ -7,12 +7,11 @@ everything but the SDK call itself is written once.
 from __future__ import annotations
 
 import inspect
-import os
 import typing
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping
 from typing import Any, Generic, TypeVar, overload
 
-from openai import AsyncAzureOpenAI, AsyncOpenAI, AzureOpenAI, OpenAI
+from openai import AsyncOpenAI, AzureOpenAI, OpenAI
 from tenacity import AsyncRetrying, Retrying
 
 from ._errors import ConfigurationError
@@ -525,57 +524,3 @@ def from_openai(
         f"from_openai() needs an openai client (AzureOpenAI, AsyncAzureOpenAI, OpenAI, AsyncOpenAI), got "
         f"{type(client).__name__}"
     )
-
-
-def _setting(value: str | None, argument: str, variable: str) -> str:
-    if value:
-        return value
-    found = os.environ.get(variable)
-    if found:
-        return found
-    raise ConfigurationError(f"from_azure() needs {argument}=... or the {variable} environment variable")
-
-
-def from_azure(
-    *,
-    azure_endpoint: str | None = None,
-    api_key: str | None = None,
-    api_version: str | None = None,
-    azure_deployment: str | None = None,
-    azure_ad_token: str | None = None,
-    azure_ad_token_provider: Callable[[], Any] | None = None,
-    mode: Mode | str = Mode.TOOLS,
-    use_async: bool = False,
-    after_completion: Callable[[Any, Any], Any] | None = None,
-    model: str | None = None,
-    **client_kwargs: Any,
-) -> Instructor | AsyncInstructor:
-    """Build the SDK's Azure client from arguments or the usual environment variables, and wrap it.
-
-    Settings: `azure_endpoint` / `AZURE_OPENAI_ENDPOINT`, `api_version` / `OPENAI_API_VERSION`,
-    credentials: `api_key` / `AZURE_OPENAI_API_KEY`, or `azure_ad_token` / `AZURE_OPENAI_AD_TOKEN`, or
-    `azure_ad_token_provider` (Entra ID), and optionally `azure_deployment` / `AZURE_OPENAI_DEPLOYMENT`.
-    `model=` is the deployment every call gets unless it passes its own; other keywords go to the SDK client.
-    """
-    endpoint = _setting(azure_endpoint, "azure_endpoint", "AZURE_OPENAI_ENDPOINT")
-    version = _setting(api_version, "api_version", "OPENAI_API_VERSION")
-    credentials: dict[str, Any] = {}
-    if azure_ad_token_provider is not None:
-        credentials["azure_ad_token_provider"] = azure_ad_token_provider
-    elif azure_ad_token or os.environ.get("AZURE_OPENAI_AD_TOKEN"):
-        credentials["azure_ad_token"] = azure_ad_token or os.environ["AZURE_OPENAI_AD_TOKEN"]
-    else:
-        try:
-            credentials["api_key"] = _setting(api_key, "api_key", "AZURE_OPENAI_API_KEY")
-        except ConfigurationError:
-            raise ConfigurationError(
-                "from_azure() needs credentials: api_key=... (or AZURE_OPENAI_API_KEY), azure_ad_token=... (or "
-                "AZURE_OPENAI_AD_TOKEN), or azure_ad_token_provider=... for Entra ID"
-            ) from None
-    deployment = azure_deployment or os.environ.get("AZURE_OPENAI_DEPLOYMENT")
-    if deployment:
-        client_kwargs["azure_deployment"] = deployment
-    factory = AsyncAzureOpenAI if use_async else AzureOpenAI
-    client = factory(azure_endpoint=endpoint, api_version=version, **credentials, **client_kwargs)
-    hooks = {"after_completion": after_completion} if after_completion is not None else {}
-    return from_openai(client, mode=mode, model=model, **hooks)

@@ -26,7 +26,8 @@ from typing import Any, Literal, overload
 
 from openai import AsyncAzureOpenAI, AsyncOpenAI, AzureOpenAI, OpenAI
 
-from ._client import AsyncInstructor, Instructor, from_azure
+from ._azure import from_azure
+from ._client import AsyncInstructor, Instructor
 from ._errors import ConfigurationError
 from ._mode import Mode
 
@@ -55,7 +56,17 @@ def _constructor_keywords(kind: type[Any]) -> frozenset[str]:
 
 # Read once from the real SDK classes (not at call time: a test may replace `openai.OpenAI`).
 _OPENAI_CLIENT_KEYWORDS = _constructor_keywords(OpenAI) | _constructor_keywords(AsyncOpenAI)
-_AZURE_CLIENT_KEYWORDS = _constructor_keywords(AzureOpenAI) | _constructor_keywords(AsyncAzureOpenAI)
+#: Keywords that build the client (the SDK's own, and from_azure's sign-in settings), not call defaults.
+_AZURE_CLIENT_KEYWORDS = (
+    _constructor_keywords(AzureOpenAI)
+    | _constructor_keywords(AsyncAzureOpenAI)
+    | frozenset(
+        {
+            "auth", "credential", "tenant_id", "client_id", "client_secret", "certificate_path",
+            "certificate_password", "federated_token_file", "authority_host", "scope",
+        }
+    )
+)  # fmt: skip
 
 
 def _split(kwargs: dict[str, Any], client_keywords: frozenset[str]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -111,14 +122,17 @@ def _build_azure_openai(
 ) -> Any:
     """`azure_openai/<deployment>`: `AzureOpenAI` / `AsyncAzureOpenAI` through `from_azure` (arguments
     or `AZURE_OPENAI_ENDPOINT`, `AZURE_OPENAI_API_KEY` / `AZURE_OPENAI_AD_TOKEN` /
-    `azure_ad_token_provider=`, `OPENAI_API_VERSION`, else `DEFAULT_AZURE_API_VERSION`)."""
+    `azure_ad_token_provider=` / `credential=` / `auth=` and its settings, `OPENAI_API_VERSION`, else
+    `DEFAULT_AZURE_API_VERSION`; `api_version="v1"` for the v1 API)."""
     client_kwargs, defaults = _split(kwargs, _AZURE_CLIENT_KEYWORDS)
     api_version = (
         client_kwargs.pop("api_version", None)
         or os.environ.get("OPENAI_API_VERSION")
         or DEFAULT_AZURE_API_VERSION
     )
-    if "azure_deployment" not in client_kwargs and os.environ.get("AZURE_OPENAI_DEPLOYMENT"):
+    if api_version in ("v1", "latest", "preview"):
+        pass  # the v1 API: the deployment is each call's model=
+    elif "azure_deployment" not in client_kwargs and os.environ.get("AZURE_OPENAI_DEPLOYMENT"):
         # the string names the deployment: an AZURE_OPENAI_DEPLOYMENT variable must not reroute it
         client_kwargs["azure_deployment"] = model_name
     try:

@@ -7,7 +7,8 @@ from instructor_az.client import Instructor, AsyncInstructor, from_openai
 
 from __future__ import annotations
 
-from ._client import AsyncInstructor, Instructor, from_azure, from_openai
+from ._azure import from_azure
+from ._client import AsyncInstructor, Instructor, from_openai
 from .auto_client import from_provider
 from .patch import apatch, patch
 
