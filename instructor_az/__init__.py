@@ -19,6 +19,7 @@ user = client.chat.completions.create(
 from __future__ import annotations
 
 from . import exceptions, hooks, mode  # instructor's module attributes (instructor.hooks, ...)
+from ._auth import AzureAuthError
 from ._azure import from_azure
 from ._client import AsyncInstructor, Instructor, from_openai
 from ._errors import (
@@ -79,6 +80,7 @@ __all__ = [
     "AsyncValidationError",
     "Attempt",
     "Audio",
+    "AzureAuthError",
     "AzureResponseError",
     "CategoryResult",
     "CitationMixin",
