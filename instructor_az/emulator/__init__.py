@@ -6,6 +6,7 @@ Needs the `emulator` extra: `pip install "instructor-az[emulator]"`.
 from __future__ import annotations
 
 try:
+    import jwt  # noqa: F401
     import starlette  # noqa: F401
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
     raise ImportError(
@@ -39,18 +40,32 @@ from ._faults import (
     FaultSpecError,
 )
 from ._files import FileStore, StoredFile
+from ._identity import DEFAULT_TOKEN_LIFETIME, App, FederatedCredential, Identity, ManagedIdentity
 from ._local import LocalBackend, LocalModelUnavailableError
 from ._quota import Admission, Clock, ManualClock, Quota, QuotaLimiter, SystemClock
 from ._records import RecordedRequest
+from ._tls import ClientCertificate, TestCA
+from ._tokens import (
+    AI_AZURE,
+    COGNITIVE_SERVICES,
+    DEFAULT_TENANT_ID,
+    KUBERNETES_ISSUER,
+    TOKEN_EXCHANGE_AUDIENCE,
+)
 from ._transport import AsyncEmulatorTransport, EmulatorTransport
 
 __all__ = [
+    "AI_AZURE",
     "BATCH_SKUS",
+    "COGNITIVE_SERVICES",
     "DEFAULT_API_KEY",
     "DEFAULT_ENDPOINT",
     "DEFAULT_MAX_BODY_BYTES",
+    "DEFAULT_TENANT_ID",
+    "DEFAULT_TOKEN_LIFETIME",
     "FAULT_HEADER",
     "GA_VERSIONS",
+    "KUBERNETES_ISSUER",
     "LATEST_GA",
     "LATEST_PREVIEW",
     "MAX_CHUNK_SECONDS",
@@ -60,13 +75,16 @@ __all__ = [
     "MAX_RETRY_AFTER_MS",
     "PREVIEW_VERSIONS",
     "SKUS",
+    "TOKEN_EXCHANGE_AUDIENCE",
     "Admission",
+    "App",
     "AsyncEmulatorTransport",
     "Backend",
     "BackendError",
     "BatchJob",
     "BatchStore",
     "ChatRequest",
+    "ClientCertificate",
     "Clock",
     "Deployment",
     "Emulator",
@@ -74,11 +92,14 @@ __all__ = [
     "EmulatorTransport",
     "Fault",
     "FaultSpecError",
+    "FederatedCredential",
     "FileStore",
     "Generation",
+    "Identity",
     "LocalBackend",
     "LocalModelUnavailableError",
     "LoopbackServer",
+    "ManagedIdentity",
     "ManualClock",
     "Quota",
     "QuotaLimiter",
@@ -89,6 +110,7 @@ __all__ = [
     "ScriptedBackend",
     "StoredFile",
     "SystemClock",
+    "TestCA",
     "ToolCall",
     "default_deployments",
 ]

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -46,6 +45,7 @@ from ._control import control_routes
 from ._deployments import Deployment
 from ._faults import FAULT_HEADER, Fault, FaultSpecError, merge_latency
 from ._files import file_routes
+from ._identity_routes import identity_routes
 from ._records import REDACTED, RecordedRequest, redact_headers
 
 if TYPE_CHECKING:
@@ -54,7 +54,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("instructor_az.emulator")
 
 _SECRET_QUERY = frozenset({"api-key", "subscription-key"})
-_JWT = re.compile(r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$")
 # The fault kinds each operation can show (a filter or a cut needs an answer to shape).
 _MEDIA_FAULTS = frozenset({"rate_limit", "server_error", "latency", "prompt_filter"})
 _APPLICABLE_FAULTS: dict[str, frozenset[str] | None] = {
@@ -166,6 +165,7 @@ class EmulatorApp:
                 *file_routes(self),
                 *batch_routes(self),
                 *control_routes(emulator),
+                *identity_routes(emulator),
                 Route("/{path:path}", self._not_found, methods=["GET", "POST", "PUT", "DELETE", "PATCH"]),
             ],
             exception_handlers={Exception: _internal_error},
@@ -419,8 +419,13 @@ class EmulatorApp:
                 if emulator.bearer_tokens is not None:
                     if token in emulator.bearer_tokens:
                         return
-                elif _JWT.match(token):
-                    return
+                else:
+                    problem = emulator.identity.bearer_problem(
+                        token, v1=call.request.url.path.startswith("/openai/v1/")
+                    )
+                    if problem is None:
+                        return
+                    log.debug("emulator refused a bearer token: %s", problem)
             raise wire.unauthorized_token()
         raise wire.unauthorized_key()
 

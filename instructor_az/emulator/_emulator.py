@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import base64
 import contextlib
-import json
 import threading
 import time
 from collections import deque
 from collections.abc import Iterable, Iterator, Mapping
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol, overload
 
 import httpx2
 
@@ -22,8 +20,10 @@ from ._deployments import Deployment, default_deployments
 from ._fault_queue import FaultBook
 from ._faults import Fault
 from ._files import FileStore
+from ._identity import Identity
 from ._quota import Clock, Quota, QuotaLimiter
 from ._records import RecordedRequest
+from ._tokens import COGNITIVE_SERVICES, DEFAULT_TENANT_ID, access_token
 from ._transport import AsyncEmulatorTransport, EmulatorTransport, _LoopThread
 
 if TYPE_CHECKING:
@@ -50,6 +50,54 @@ def make_backend(backend: Backend | BackendName) -> Backend:
     )
 
 
+class EntraTokenFactory(Protocol):
+    """`Emulator.entra_token`: on the class, a token of the default tenant; on an emulator, of its tenant."""
+
+    def __call__(
+        self,
+        subject: str = "emulator-user",
+        *,
+        audience: str = COGNITIVE_SERVICES,
+        tenant_id: str | None = None,
+        lifetime: int = 3600,
+    ) -> str: ...
+
+
+class _EntraToken:
+    """A method that works on the class (as it always has) and on an instance (its tenant, its clock)."""
+
+    @overload
+    def __get__(self, instance: None, owner: type[Emulator]) -> EntraTokenFactory: ...
+
+    @overload
+    def __get__(self, instance: Emulator, owner: type[Emulator]) -> EntraTokenFactory: ...
+
+    def __get__(self, instance: Emulator | None, owner: type[Emulator]) -> EntraTokenFactory:
+        identity = instance.identity if instance is not None else None
+
+        def entra_token(
+            subject: str = "emulator-user",
+            *,
+            audience: str = COGNITIVE_SERVICES,
+            tenant_id: str | None = None,
+            lifetime: int = 3600,
+        ) -> str:
+            """A signed Entra ID access token the data plane accepts (for `azure_ad_token=` or a token
+            provider), as the emulated Entra ID issues them: `aud` Cognitive Services, an hour's life."""
+            if identity is not None:
+                return identity.token(subject, audience=audience, tenant_id=tenant_id, lifetime=lifetime)
+            return access_token(
+                audience=audience,
+                tenant_id=tenant_id or DEFAULT_TENANT_ID,
+                client_id="emulator-client",
+                now=time.time(),
+                lifetime=lifetime,
+                subject=subject,
+            )
+
+        return entra_token
+
+
 class Emulator:
     """An Azure OpenAI resource that runs offline.
 
@@ -60,7 +108,9 @@ class Emulator:
     ```
 
     - `api_keys`: keys accepted in the `api-key` header (or as a bearer token on the v1 routes).
-    - `bearer_tokens`: Entra ID tokens accepted; None accepts any JWT-shaped token.
+    - `bearer_tokens`: an exact list of bearer tokens accepted instead of Entra ID tokens; None checks
+      Entra ID tokens (see `identity` and docs/emulator.md "Entra ID and managed identity").
+    - `tenant_id`: the resource's Entra tenant: the data plane then rejects tokens of other tenants.
     - `deployments`: replaces the default deployments (gpt-4, gpt-4o, gpt-4o-mini, gpt-4o-batch,
       gpt-4o-mini-batch, gpt-35-turbo-instruct, text-embedding-3-large, dall-e-3, tts, tts-hd, whisper).
     - `backend`: the default backend: "scripted", "schema", "local" (a real small model; needs the
@@ -87,6 +137,7 @@ class Emulator:
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
         quotas: Quota | Mapping[str, Quota] | None = None,
         clock: Clock | None = None,
+        tenant_id: str | None = None,
     ) -> None:
         self.api_keys: tuple[str, ...] = tuple(api_keys)
         if not self.api_keys:
@@ -113,6 +164,8 @@ class Emulator:
             self.deployment(name)  # a quota for a deployment that does not exist is a mistake
         self.files = FileStore(lambda: self.quotas.clock)  # Files API (`_files`), on the limiter's clock
         self.batches = BatchStore(self.files, lambda: self.quotas.clock)  # Batch API (`_batches`)
+        #: The emulated Entra ID and managed identities (`_identity`): apps, tokens, TLS for loopback.
+        self.identity = Identity(tenant_id=tenant_id, max_recorded=max_recorded)
         self._loop_thread = _LoopThread()
         self.app = EmulatorApp(self)
 
@@ -157,13 +210,14 @@ class Emulator:
         self._faults.clear()
 
     def reset(self) -> None:
-        """Forget recorded requests, faults and usage, uploaded files and batch jobs; clear a scripted
-        backend's queue."""
+        """Forget recorded requests, faults and usage, uploaded files and batch jobs, tokens issued; clear a
+        scripted backend's queue."""
         self.requests.clear()
         self._faults.clear()
         self.quotas.clear_usage()
         self.files.clear()
         self.batches.clear()
+        self.identity.reset()
         if isinstance(self.backend, ScriptedBackend):
             self.backend.clear()
 
@@ -226,45 +280,59 @@ class Emulator:
             api_key=api_key or self.api_keys[0], http_client=self.async_http_client(), **kwargs
         )
 
-    @staticmethod
-    def entra_token(subject: str = "emulator-user") -> str:
-        """A JWT-shaped token the emulator accepts as an Entra ID bearer token (not signed)."""
-
-        def part(data: dict[str, Any]) -> str:
-            return base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")
-
-        claims = {
-            "aud": "https://cognitiveservices.azure.com",
-            "sub": subject,
-            "exp": int(time.time()) + 3600,
-        }
-        return f"{part({'alg': 'none', 'typ': 'JWT'})}.{part(claims)}.emulator"
+    entra_token = _EntraToken()
 
     # --- loopback ---------------------------------------------------------------------------------
 
     @contextlib.contextmanager
-    def serve(self, host: str = "127.0.0.1", port: int = 0, *, log_level: str = "warning") -> Iterator[str]:
-        """Serve on loopback in a background thread; yields the endpoint (`http://127.0.0.1:PORT`)."""
-        server = LoopbackServer(self, host=host, port=port, log_level=log_level)
+    def serve(
+        self, host: str = "127.0.0.1", port: int = 0, *, log_level: str = "warning", tls: bool = False
+    ) -> Iterator[str]:
+        """Serve on loopback in a background thread; yields the endpoint (`http://127.0.0.1:PORT`).
+
+        `tls=True` serves https with a certificate from the emulator's test CA (`identity.ca_path`): the
+        data plane, the Entra ID endpoints (azure-identity insists on an https authority) and the
+        managed-identity endpoint on the same port."""
+        certificate = str(self.identity.ca.server_pem(host)) if tls else None
+        server = LoopbackServer(self, host=host, port=port, log_level=log_level, certificate=certificate)
         server.start()
+        previous, self.identity.endpoint = self.identity.endpoint, server.endpoint
         try:
             yield server.endpoint
         finally:
+            self.identity.endpoint = previous
             server.stop()
 
     def close(self) -> None:
         self._loop_thread.close()
+        self.identity.close()
 
 
 class LoopbackServer:
     """uvicorn serving an emulator from a background thread (for end-to-end tests)."""
 
     def __init__(
-        self, emulator: Emulator, *, host: str = "127.0.0.1", port: int = 0, log_level: str = "warning"
+        self,
+        emulator: Emulator,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        log_level: str = "warning",
+        certificate: str | None = None,
     ) -> None:
+        """`certificate`: a PEM file with the server's key and certificate chain (then it serves https)."""
         import uvicorn
 
-        config = uvicorn.Config(emulator.app, host=host, port=port, log_level=log_level, lifespan="off")
+        config = uvicorn.Config(
+            emulator.app,
+            host=host,
+            port=port,
+            log_level=log_level,
+            lifespan="off",
+            ssl_keyfile=certificate,
+            ssl_certfile=certificate,
+        )
+        self._scheme = "https" if certificate else "http"
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(
             target=self._server.run, name="instructor-az-emulator-server", daemon=True
@@ -280,8 +348,15 @@ class LoopbackServer:
             time.sleep(0.01)
         sockets = [s for server in self._server.servers for s in server.sockets]
         host, port = sockets[0].getsockname()[:2]
-        self.endpoint = f"http://{host}:{port}"
+        if ":" in host:  # IPv6
+            host = f"[{host}]"
+        self.endpoint = f"{self._scheme}://{host}:{port}"
 
     def stop(self) -> None:
         self._server.should_exit = True
-        self._thread.join(timeout=10)
+        self._thread.join(timeout=1.0)
+        if self._thread.is_alive():
+            # A client still holds a connection open (over TLS, asyncio waits for the client's close_notify,
+            # which an idle pooled socket never sends): stop waiting for it.
+            self._server.force_exit = True
+            self._thread.join(timeout=10)

@@ -120,14 +120,18 @@ def unauthorized_key() -> AzureError:
 
 
 def unauthorized_token() -> AzureError:
+    """A bearer token Azure OpenAI turns down (missing, not Entra's, wrong audience, expired, other tenant).
+
+    This 401 is not in the `{"error": ...}` envelope: Azure's gateway answers it as
+    `{"statusCode": 401, "message": ...}`, as captured in public reports (Azure-Samples/azure-search-openai-demo
+    #458, run-llama/llama_index #12484, langchain-ai/langchain #17373); the SDK's `AuthenticationError.body`
+    is that object. The message names the audience the resource expects, whatever was wrong."""
     return AzureError(
         401,
         {
-            "error": {
-                "code": "401",
-                "message": "Unauthorized. Access token is missing, invalid, audience is incorrect "
-                "(https://cognitiveservices.azure.com), or have expired.",
-            }
+            "statusCode": 401,
+            "message": "Unauthorized. Access token is missing, invalid, audience is incorrect "
+            "(https://cognitiveservices.azure.com), or have expired.",
         },
     )
 
