@@ -14,7 +14,9 @@ Methods (`auth=`), each with the settings it reads (argument, else environment v
 | `"workload_identity"` | `WorkloadIdentityCredential` | `tenant_id` / `AZURE_TENANT_ID`, `client_id` / `AZURE_CLIENT_ID`, `federated_token_file` / `AZURE_FEDERATED_TOKEN_FILE` |
 | `"default"` | `DefaultAzureCredential` | whatever it finds (environment, workload identity, managed identity, Azure CLI, ...) |
 
-`authority_host` / `AZURE_AUTHORITY_HOST` applies to the Entra credentials. Tokens are requested for
+`authority_host` / `AZURE_AUTHORITY_HOST` applies to the Entra credentials; `credential_options`
+(a dict) goes to the credential's constructor as it is (`connection_verify=`,
+`disable_instance_discovery=`, `additionally_allowed_tenants=`, ...). Tokens are requested for
 `scope` (default `https://cognitiveservices.azure.com/.default`, the scope Azure documents for the
 dated and the v1 API), cached and refreshed before they expire by azure-identity's bearer token
 provider. A token request that fails raises `AzureAuthError` naming the method and what to set;
@@ -123,6 +125,7 @@ def build_credential(method: str, options: Mapping[str, Any], *, asynchronous: b
     identity = _identity(asynchronous)
     authority = _get(options.get("authority_host"), "authority_host", "AZURE_AUTHORITY_HOST")
     extra: dict[str, Any] = {"authority": authority} if authority else {}
+    extra.update(options.get("credential_options") or {})
     if method == "service_principal":
         found = _required(method, options)
         secret = _get(options.get("client_secret"), "client_secret", "AZURE_CLIENT_SECRET")
@@ -148,7 +151,10 @@ def build_credential(method: str, options: Mapping[str, Any], *, asynchronous: b
         )
     if method == "managed_identity":
         client_id = _get(options.get("client_id"), "client_id", "AZURE_CLIENT_ID")
-        return identity.ManagedIdentityCredential(**({"client_id": client_id} if client_id else {}))
+        own = dict(options.get("credential_options") or {})
+        if client_id:
+            own["client_id"] = client_id
+        return identity.ManagedIdentityCredential(**own)
     if method == "workload_identity":
         found = _required(method, options)
         return identity.WorkloadIdentityCredential(
@@ -158,7 +164,7 @@ def build_credential(method: str, options: Mapping[str, Any], *, asynchronous: b
             **extra,
         )
     if method == "default":
-        return identity.DefaultAzureCredential(**({"authority": authority} if authority else {}))
+        return identity.DefaultAzureCredential(**extra)
     raise ConfigurationError(f"auth={method!r} is not an Entra ID credential method")  # pragma: no cover
 
 
@@ -171,9 +177,10 @@ def _failure(method: str, exc: BaseException, secrets: tuple[str, ...]) -> Azure
     for secret in secrets:
         if secret:
             text = text.replace(secret, "<redacted>")
+    advice = _ADVICE.get(method, "")
     return AzureAuthError(
         f"Entra ID sign-in failed (auth={method!r}, {type(exc).__name__}): {text[:400]}. "
-        f"{_ADVICE.get(method, '').capitalize()}",
+        f"{advice[:1].upper()}{advice[1:]}",
         method=method,
     )
 

@@ -67,6 +67,7 @@ def from_azure(
     certificate_password: str | None = None,
     federated_token_file: str | None = None,
     authority_host: str | None = None,
+    credential_options: dict[str, Any] | None = None,
     scope: str | None = None,
     mode: Mode | str = Mode.AUTO,
     use_async: bool = False,
@@ -82,7 +83,8 @@ def from_azure(
     Sign-in (one of): `api_key` / `AZURE_OPENAI_API_KEY`, `azure_ad_token` / `AZURE_OPENAI_AD_TOKEN`,
     `azure_ad_token_provider`, `credential=` an azure-identity credential, or `auth=` a method built
     from the settings Azure's SDKs read: `"service_principal"`, `"managed_identity"`,
-    `"workload_identity"`, `"default"` (see `instructor_az._auth`); `scope` the token scope.
+    `"workload_identity"`, `"default"` (see `instructor_az._auth`; `credential_options=` goes to the
+    credential's constructor); `scope` the token scope.
     `mode` defaults to `Mode.AUTO`; `model=` is the deployment every call gets unless it passes its
     own; other keywords go to the SDK client.
     """
@@ -100,6 +102,7 @@ def from_azure(
         "certificate_password": certificate_password,
         "federated_token_file": federated_token_file,
         "authority_host": authority_host,
+        "credential_options": credential_options,
     }
     settings = resolve(
         auth=auth,

@@ -63,7 +63,7 @@ _AZURE_CLIENT_KEYWORDS = (
     | frozenset(
         {
             "auth", "credential", "tenant_id", "client_id", "client_secret", "certificate_path",
-            "certificate_password", "federated_token_file", "authority_host", "scope",
+            "certificate_password", "federated_token_file", "authority_host", "credential_options", "scope",
         }
     )
 )  # fmt: skip

@@ -1,0 +1,204 @@
+"""`from_azure(auth=...)` with the real azure-identity credentials it builds, against the emulator as Entra
+ID and managed-identity endpoint (TLS on loopback): service principal (secret, certificate), managed
+identity (system and user-assigned), workload identity, sync and async, from arguments and from Azure's
+variables; a token that expires mid-pipeline is refreshed; a refused sign-in is a typed error that holds
+no secret; the v1 API with Entra tokens."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx2
+import pytest
+from identity_kit import Served, clean_azure_env, serve_emulator
+from pydantic import BaseModel
+
+import instructor_az
+from instructor_az import AzureAuthError
+
+SECRET = "from-azure-secret-6f2b9c"
+MESSAGES = [{"role": "user", "content": "John is 30 years old"}]
+
+pytestmark = pytest.mark.loopback
+
+
+class User(BaseModel):
+    name: str
+    age: int
+
+
+@pytest.fixture(autouse=True)
+def _no_azure_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    clean_azure_env(monkeypatch)
+    for name in (
+        "AZURE_OPENAI_API_KEY",
+        "AZURE_OPENAI_AD_TOKEN",
+        "OPENAI_API_VERSION",
+        "AZURE_OPENAI_DEPLOYMENT",
+    ):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def served() -> Iterator[Served]:
+    for item in serve_emulator():
+        item.emulator.scripted.on(lambda request: True, {"name": "John", "age": 30})
+        yield item
+
+
+def _options(served: Served, *, asynchronous: bool, msal: bool = True) -> dict[str, Any]:
+    """What a credential needs to trust the emulator's test CA (and, for MSAL, not to ask
+    login.microsoftonline.com about a host it does not know): test plumbing, not sign-in settings."""
+    options: dict[str, Any] = {"connection_verify": served.identity.ca_path}
+    if msal and not asynchronous:
+        options["disable_instance_discovery"] = True
+    return options
+
+
+def _http(served: Served, *, asynchronous: bool) -> Any:
+    context = served.identity.ca.ssl_context()
+    return httpx2.AsyncClient(verify=context) if asynchronous else httpx2.Client(verify=context)
+
+
+def _build(served: Served, asynchronous: bool, **kwargs: Any) -> Any:
+    return instructor_az.from_azure(
+        azure_endpoint=served.endpoint,
+        use_async=asynchronous,
+        http_client=_http(served, asynchronous=asynchronous),
+        max_retries=0,
+        **kwargs,
+    )
+
+
+def _extract(client: Any, asynchronous: bool) -> User:
+    if asynchronous:
+        return asyncio.run(client.create(model="gpt-4o", response_model=User, messages=MESSAGES))  # type: ignore[no-any-return]
+    return client.create(model="gpt-4o", response_model=User, messages=MESSAGES)  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize("asynchronous", [False, True], ids=["sync", "async"])
+def test_service_principal_with_a_secret_from_arguments(served: Served, asynchronous: bool) -> None:
+    app = served.identity.add_app(secret=SECRET)
+    client = _build(
+        served, asynchronous, auth="service_principal", tenant_id=app.tenant_id, client_id=app.client_id,
+        client_secret=SECRET, authority_host=served.identity.authority_host,
+        credential_options=_options(served, asynchronous=asynchronous),
+    )  # fmt: skip
+    assert _extract(client, asynchronous) == User(name="John", age=30)
+    assert served.identity.issued[app.client_id] == 1
+    assert served.emulator.requests[-1].auth == "bearer"
+    assert SECRET not in repr(client)
+
+
+@pytest.mark.parametrize("asynchronous", [False, True], ids=["sync", "async"])
+def test_service_principal_with_a_certificate_from_the_environment(
+    served: Served, asynchronous: bool, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    certificate = served.identity.new_certificate(tmp_path / "app.pem")
+    app = served.identity.add_app(certificate=certificate)
+    for name, value in served.identity.service_principal_env(app, certificate=certificate).items():
+        monkeypatch.setenv(name, value)
+    client = _build(
+        served,
+        asynchronous,
+        auth="service_principal",
+        credential_options=_options(served, asynchronous=asynchronous),
+    )
+    assert _extract(client, asynchronous).age == 30
+    assert served.identity.issued[app.client_id] == 1
+
+
+@pytest.mark.parametrize("asynchronous", [False, True], ids=["sync", "async"])
+@pytest.mark.parametrize("assigned", ["system", "user"])
+def test_managed_identity(
+    served: Served, asynchronous: bool, assigned: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if assigned == "system":
+        identity = served.identity.add_system_assigned_identity()
+        extra: dict[str, Any] = {}
+    else:
+        served.identity.add_system_assigned_identity()  # present, but not the one asked for
+        identity = served.identity.add_user_assigned_identity()
+        extra = {"client_id": identity.client_id}
+    for name, value in served.identity.managed_identity_env().items():
+        monkeypatch.setenv(name, value)
+    client = _build(
+        served, asynchronous, auth="managed_identity",
+        credential_options={"connection_verify": served.identity.ca_path}, **extra,
+    )  # fmt: skip
+    assert _extract(client, asynchronous).name == "John"
+    assert served.identity.issued[identity.client_id] == 1
+
+
+@pytest.mark.parametrize("asynchronous", [False, True], ids=["sync", "async"])
+def test_workload_identity_from_the_pods_environment(
+    served: Served, asynchronous: bool, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    app = served.identity.add_app(federated_subject="system:serviceaccount:default:workload-identity-sa")
+    token_file = served.identity.write_federated_token(tmp_path / "token")
+    for name, value in served.identity.workload_identity_env(app, token_file).items():
+        monkeypatch.setenv(name, value)
+    client = _build(
+        served, asynchronous, auth="workload_identity",
+        credential_options=_options(served, asynchronous=asynchronous, msal=False),
+    )  # fmt: skip
+    assert _extract(client, asynchronous).age == 30
+    assert served.identity.issued[app.client_id] == 1
+
+
+def test_a_token_expiring_mid_pipeline_is_refreshed_and_no_row_fails(served: Served) -> None:
+    served.identity.token_lifetime = 2
+    app = served.identity.add_app(secret=SECRET)
+    client = _build(
+        served, False, auth="service_principal", tenant_id=app.tenant_id, client_id=app.client_id,
+        client_secret=SECRET, authority_host=served.identity.authority_host,
+        credential_options=_options(served, asynchronous=False),
+    )  # fmt: skip
+    first = list(instructor_az.extract_many(client, ["a", "b"], response_model=User, model="gpt-4o"))
+    issued = served.identity.issued[app.client_id]
+    time.sleep(2.2)  # every token issued so far has expired
+    then = list(instructor_az.extract_many(client, ["c", "d", "e"], response_model=User, model="gpt-4o"))
+    assert all(o.ok for o in first + then)
+    assert served.identity.issued[app.client_id] > issued
+    assert {r.status for r in served.emulator.requests} == {200}
+
+
+def test_a_refused_sign_in_is_typed_and_holds_no_secret(
+    served: Served, caplog: pytest.LogCaptureFixture
+) -> None:
+    app = served.identity.add_app(secret=SECRET)
+    wrong = "not-the-secret-" + SECRET[::-1]
+    client = _build(
+        served, False, auth="service_principal", tenant_id=app.tenant_id, client_id=app.client_id,
+        client_secret=wrong, authority_host=served.identity.authority_host,
+        credential_options=_options(served, asynchronous=False),
+    )  # fmt: skip
+    caplog.set_level(logging.DEBUG)
+    with pytest.raises(AzureAuthError) as caught:
+        _extract(client, False)
+    message = str(caught.value)
+    assert caught.value.method == "service_principal"
+    assert "AADSTS7000215" in message  # Entra's invalid-secret code, as the first line says
+    assert "AZURE_CLIENT_SECRET" in message  # what to check
+    for secret in (wrong, SECRET):
+        assert secret not in message
+        assert secret not in caplog.text
+    assert len(served.emulator.requests) == 0  # nothing reached Azure OpenAI without a token
+
+
+def test_the_v1_api_with_a_managed_identity(served: Served, monkeypatch: pytest.MonkeyPatch) -> None:
+    identity = served.identity.add_system_assigned_identity()
+    for name, value in served.identity.managed_identity_env().items():
+        monkeypatch.setenv(name, value)
+    client = _build(
+        served, False, api_version="v1", auth="managed_identity",
+        credential_options={"connection_verify": served.identity.ca_path},
+    )  # fmt: skip
+    assert _extract(client, False).age == 30
+    assert served.emulator.requests[-1].path == "/openai/v1/chat/completions"
+    assert served.identity.issued[identity.client_id] == 1
