@@ -202,3 +202,39 @@ def test_the_v1_api_with_a_managed_identity(served: Served, monkeypatch: pytest.
     assert _extract(client, False).age == 30
     assert served.emulator.requests[-1].path == "/openai/v1/chat/completions"
     assert served.identity.issued[identity.client_id] == 1
+
+
+@pytest.mark.parametrize("asynchronous", [False, True], ids=["sync", "async"])
+def test_default_credential_from_the_environment(
+    served: Served, asynchronous: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = served.identity.add_app(secret=SECRET)
+    for name, value in served.identity.service_principal_env(app).items():
+        monkeypatch.setenv(name, value)
+    from identity_kit import NO_DEV_TOOLS
+
+    client = _build(
+        served, asynchronous, auth="default",
+        credential_options={**NO_DEV_TOOLS, **_options(served, asynchronous=asynchronous)},
+    )  # fmt: skip
+    assert _extract(client, asynchronous).age == 30
+    assert served.identity.issued[app.client_id] == 1
+
+
+def test_a_token_for_the_wrong_audience_gets_azures_401_without_the_token(served: Served) -> None:
+    import openai
+
+    app = served.identity.add_app(secret=SECRET)
+    client = _build(
+        served, False, auth="service_principal", tenant_id=app.tenant_id, client_id=app.client_id,
+        client_secret=SECRET, authority_host=served.identity.authority_host,
+        scope="https://management.azure.com/.default",  # not Azure OpenAI's audience
+        credential_options=_options(served, asynchronous=False),
+    )  # fmt: skip
+    with pytest.raises(openai.AuthenticationError) as caught:
+        _extract(client, False)
+    assert caught.value.status_code == 401
+    assert served.identity.issued[app.client_id] == 1  # Entra issued it; Azure OpenAI refused it
+    authorization = caught.value.request.headers.get("authorization", "")
+    assert "eyJ" not in authorization  # the token in the error's request is redacted
+    assert "eyJ" not in str(caught.value)
