@@ -220,3 +220,31 @@ def test_from_provider_takes_the_same_sign_in_and_the_v1_api(emulator: Emulator)
     assert emulator.requests[-1].body["model"] == "gpt-4o"
     with pytest.raises(instructor_az.ConfigurationError, match="AZURE_FEDERATED_TOKEN_FILE"):
         instructor_az.from_provider("azure_openai/gpt-4o", auth="workload_identity")
+
+
+def test_re_asks_and_the_pipeline_on_the_v1_api(emulator: Emulator) -> None:
+    from pydantic import field_validator
+
+    class Adult(BaseModel):
+        name: str
+        age: int
+
+        @field_validator("age")
+        @classmethod
+        def grown(cls, value: int) -> int:
+            if value < 18:
+                raise ValueError("age must be 18 or more")
+            return value
+
+    emulator.scripted.clear()
+    emulator.scripted.push({"name": "John", "age": 3})  # invalid: re-asked
+    emulator.scripted.on(lambda request: True, {"name": "John", "age": 30})
+    client = instructor_az.from_azure(api_key=KEY, api_version="v1", http_client=emulator.http_client())
+    adult = client.create(model="gpt-4o", response_model=Adult, messages=MESSAGES)
+    assert adult.age == 30
+    assert len(emulator.requests) == 2
+    assert "age must be 18 or more" in str(emulator.requests[1].body["messages"])
+
+    outcomes = list(instructor_az.extract_many(client, ["a", "b", "c"], response_model=Adult, model="gpt-4o"))
+    assert all(o.ok for o in outcomes)
+    assert {r.path for r in emulator.requests} == {"/openai/v1/chat/completions"}
