@@ -238,3 +238,20 @@ def test_a_token_for_the_wrong_audience_gets_azures_401_without_the_token(served
     authorization = caught.value.request.headers.get("authorization", "")
     assert "eyJ" not in authorization  # the token in the error's request is redacted
     assert "eyJ" not in str(caught.value)
+
+
+def test_the_ai_azure_scope_is_accepted_on_v1_only(served: Served) -> None:
+    import openai
+
+    app = served.identity.add_app(secret=SECRET)
+
+    def build(api_version: str) -> Any:
+        return _build(
+            served, False, api_version=api_version, auth="service_principal", tenant_id=app.tenant_id,
+            client_id=app.client_id, client_secret=SECRET, authority_host=served.identity.authority_host,
+            scope="https://ai.azure.com/.default", credential_options=_options(served, asynchronous=False),
+        )  # fmt: skip
+
+    assert _extract(build("v1"), False).age == 30
+    with pytest.raises(openai.AuthenticationError):
+        _extract(build("2024-10-21"), False)
