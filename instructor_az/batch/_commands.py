@@ -42,6 +42,7 @@ from ..pipeline._cli import (
     _whole,
     connect,
     load_model,
+    response_model,
 )
 from ..pipeline._sources import open_source
 from ._cli import (
@@ -187,14 +188,7 @@ def _submit(args: argparse.Namespace) -> int:
     if (folder / MANIFEST).exists():
         raise ConfigurationError(f"{folder} already holds a batch job: `batch wait` / `batch status` it")
     check_options(args)
-    model = load_model(args.model)
-    from .._mode import Mode
-    from .._plan import compile_plan
-
-    try:
-        compile_plan(model, Mode(args.mode))
-    except Exception as exc:
-        raise ConfigurationError(f"--model {args.model!r}: not a response model ({exc})") from None
+    model = response_model(args.model, args.mode)
     source = open_source(args.input, id_field=args.id_field, text_field=args.text_field)
     from .. import from_openai
 

@@ -225,15 +225,21 @@ def _sigterm_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-def _prepare(args: argparse.Namespace) -> tuple[Any, InputSource, Any, str]:
-    model = load_model(args.model)
+def response_model(spec: str, mode: str) -> Any:
+    """`--model`, imported and checked as a response model in `--mode` (before anything is sent)."""
+    model = load_model(spec)
     from .._mode import Mode
     from .._plan import compile_plan
 
     try:
-        compile_plan(model, Mode(args.mode))
+        compile_plan(model, Mode(mode))
     except Exception as exc:
-        raise ConfigurationError(f"--model {args.model!r}: not a response model ({exc})") from None
+        raise ConfigurationError(f"--model {spec!r}: not a response model ({exc})") from None
+    return model
+
+
+def _prepare(args: argparse.Namespace) -> tuple[Any, InputSource, Any, str]:
+    model = response_model(args.model, args.mode)
     source = open_source(args.input, id_field=args.id_field, text_field=args.text_field)
     _check_outputs(args)
     client, deployment = connect(args)
