@@ -8,8 +8,10 @@ Reading the results back is `_results`.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
+from array import array
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,8 +48,10 @@ class RequestFiles:
 def request_rows(
     client: Any, inputs: Iterable[Any], response_model: Any, prompt: str | None, kwargs: Mapping[str, Any]
 ) -> Iterator[tuple[Row, Any]]:
+    """Each input's row and the protocol state of its request (None for an input that cannot be sent).
+    Ids are not checked for repeats here: `write_requests` does it in 8 bytes a row."""
     wrapped = _wrap(client)
-    for row in rows(inputs, prompt):
+    for row in rows(inputs, prompt, unique=False):
         if row.error is not None:
             yield row, None
             continue
@@ -71,11 +75,16 @@ class LineWriter:
         self.out = RequestFiles()
         self._file: IO[bytes] | None = None
         self._size = 0
+        # hash() of each custom_id, in 256 buckets: repeats are found after writing, in 8 bytes a row
+        self._ids = [array("q") for _ in range(256)]
 
     def write(self, row: Row, body: Mapping[str, Any]) -> None:
+        key = custom_id(row.id)
+        digest = hash(key)
+        self._ids[digest & 0xFF].append(digest)
         line = (
             json.dumps(
-                {"custom_id": custom_id(row.id), "method": "POST", "url": self.url, "body": body},
+                {"custom_id": key, "method": "POST", "url": self.url, "body": body},
                 ensure_ascii=False,
             ).encode("utf-8")
             + b"\n"
@@ -98,6 +107,29 @@ class LineWriter:
         if self._file is not None:
             self._file.close()
             self._file = None
+
+    def check_unique(self) -> None:
+        """A `ConfigurationError` naming an id given twice (each input must end once), found from the
+        sorted hashes and confirmed in the files written (a hash collision is not a repeat)."""
+        suspects: set[int] = set()
+        for bucket in self._ids:  # sorted a bucket at a time: a 256th of the rows in memory at once
+            ordered = sorted(bucket)
+            suspects.update(a for a, b in itertools.pairwise(ordered) if a == b)
+        if not suspects:
+            return
+        seen: set[str] = set()
+        for path in self.out.paths:
+            with path.open("rb") as lines:
+                for number, line in enumerate(lines, 1):
+                    key = json.loads(line)["custom_id"]
+                    if hash(key) not in suspects:
+                        continue
+                    if key in seen:
+                        raise ConfigurationError(
+                            f"the id {key!r} was given twice ({path.name} line {number}): each input needs "
+                            "its own id"
+                        )
+                    seen.add(key)
 
 
 def write_requests(
@@ -125,4 +157,5 @@ def write_requests(
                 writer.write(row, state.next_request())
     finally:
         writer.close()
+    writer.check_unique()
     return writer.out

@@ -11,8 +11,11 @@ so every round's answer is checked against the request it answered. Results are 
 
 from __future__ import annotations
 
+import bisect
 import json
 import os
+import re
+from array import array
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +23,7 @@ from typing import IO, Any
 
 from openai.types.chat import ChatCompletion
 
-from .._errors import ContentFilterError, InstructorError, Usage
+from .._errors import ConfigurationError, ContentFilterError, InstructorError, Usage
 from .._run import REASKABLE, Attempts, content_filter_categories
 from ..pipeline._rows import Outcome, Row
 from ._lines import custom_id, request_rows
@@ -65,24 +68,66 @@ def _listed(paths: Paths) -> list[Any]:
     return list(paths)
 
 
-def _index(paths: Iterable[Any]) -> dict[str, tuple[Path, int]]:
-    """custom_id -> (file, offset of its line), so results are matched without holding them."""
-    index: dict[str, tuple[Path, int]] = {}
-    for name in paths:
-        if name is None or not Path(name).exists():
-            continue
-        path = Path(name)
-        with path.open("rb") as lines:
-            offset = 0
-            for line in lines:
-                try:
-                    key = json.loads(line).get("custom_id")
-                except (json.JSONDecodeError, AttributeError):
-                    key = None
-                if isinstance(key, str):
-                    index.setdefault(key, (path, offset))
-                offset += len(line)
-    return index
+_CUSTOM_ID = re.compile(rb'"custom_id"\s*:\s*("(?:[^"\\]|\\.)*")')
+_BUCKETS = 256
+
+
+def _key_of(line: bytes) -> str | None:
+    """A result line's `custom_id`, read from its text (a full parse only when that fails)."""
+    found = _CUSTOM_ID.search(line)
+    if found is not None:
+        try:
+            value = json.loads(found.group(1))
+        except ValueError:
+            value = None
+        if isinstance(value, str):
+            return value
+    try:
+        record = json.loads(line)
+    except ValueError:
+        return None
+    key = record.get("custom_id") if isinstance(record, dict) else None
+    return key if isinstance(key, str) else None
+
+
+class _Index:
+    """custom_id -> where its line is, in 8 bytes a row: 256 sorted arrays of
+    `(low 24 bits of the key's hash) << 40 | file number << 32 | offset`. A lookup may find several
+    candidates (hashes collide); `Rounds.record` keeps the line whose custom_id is the key."""
+
+    def __init__(self, paths: Iterable[Any]) -> None:
+        self.paths: list[Path] = []
+        buckets = [array("Q") for _ in range(_BUCKETS)]
+        for name in paths:
+            if name is None or not Path(name).exists():
+                continue
+            number = len(self.paths)
+            if number >= 256:
+                raise ConfigurationError("a round of a batch job reads at most 256 result files")
+            self.paths.append(Path(name))
+            with Path(name).open("rb") as lines:
+                offset = 0
+                for line in lines:
+                    key = _key_of(line)
+                    if key is not None:
+                        if offset >= 1 << 32:
+                            raise ConfigurationError(f"{name}: a result file over 4 GiB")
+                        digest = hash(key) & 0xFFFFFFFF
+                        buckets[digest >> 24].append((digest & 0xFFFFFF) << 40 | number << 32 | offset)
+                    offset += len(line)
+        for number, bucket in enumerate(buckets):  # sorted a bucket at a time, each replaced as it goes
+            buckets[number] = array("Q", sorted(bucket))
+        self.buckets = buckets
+
+    def candidates(self, key: str) -> Iterator[tuple[Path, int]]:
+        digest = hash(key) & 0xFFFFFFFF
+        bucket = self.buckets[digest >> 24]
+        low = (digest & 0xFFFFFF) << 40
+        at = bisect.bisect_left(bucket, low)
+        while at < len(bucket) and bucket[at] >> 40 == low >> 40:
+            packed = bucket[at]
+            yield self.paths[(packed >> 32) & 0xFF], packed & 0xFFFFFFFF
+            at += 1
 
 
 class Rounds:
@@ -90,7 +135,7 @@ class Rounds:
     opened once each and read by offset)."""
 
     def __init__(self, rounds: Sequence[Round]) -> None:
-        self.indexes = [_index([*_listed(output), *_listed(errors)]) for output, errors in rounds]
+        self.indexes = [_Index([*_listed(output), *_listed(errors)]) for output, errors in rounds]
         self._handles: dict[Path, IO[bytes]] = {}
 
     def __enter__(self) -> Rounds:
@@ -102,14 +147,19 @@ class Rounds:
         self._handles.clear()
 
     def record(self, number: int, key: str) -> Any:
-        where = self.indexes[number].get(key)
-        if where is None:
-            return None
-        file = self._handles.get(where[0])
-        if file is None:
-            file = self._handles[where[0]] = where[0].open("rb")
-        file.seek(where[1])
-        return json.loads(file.readline())
+        """The round's result line for `key` (its first, when Azure wrote more than one), or None."""
+        for path, offset in self.indexes[number].candidates(key):
+            file = self._handles.get(path)
+            if file is None:
+                file = self._handles[path] = path.open("rb")
+            file.seek(offset)
+            try:
+                record = json.loads(file.readline())
+            except ValueError:
+                continue
+            if isinstance(record, dict) and record.get("custom_id") == key:
+                return record
+        return None
 
 
 @dataclass(slots=True)

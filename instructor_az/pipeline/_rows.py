@@ -113,15 +113,17 @@ def to_row(item: Any, index: int, prompt: str | None) -> Row:
         return Row(row_id, index, [], error)
 
 
-def rows(inputs: Iterable[Any], prompt: str | None) -> Iterator[Row]:
-    """The inputs as rows, lazily; an id seen twice is a `ConfigurationError` (each id ends once)."""
+def rows(inputs: Iterable[Any], prompt: str | None, *, unique: bool = True) -> Iterator[Row]:
+    """The inputs as rows, lazily; with `unique`, an id seen twice is a `ConfigurationError` (each id
+    ends once). Batch files check their ids with less memory (`batch._lines`) and pass `unique=False`."""
     seen: set[str] = set()
     for index, item in enumerate(inputs):
         row = to_row(item, index, prompt)
-        key = row.key
-        if key in seen:
-            raise ConfigurationError(f"input {index}: the id {row.id!r} was already given")
-        seen.add(key)
+        if unique:
+            key = row.key
+            if key in seen:
+                raise ConfigurationError(f"input {index}: the id {row.id!r} was already given")
+            seen.add(key)
         yield row
 
 

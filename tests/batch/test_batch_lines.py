@@ -152,3 +152,41 @@ def test_custom_ids_keep_id_types_apart() -> None:
     assert custom_id("#x") != "#x"
     with pytest.raises(instructor_az.ConfigurationError, match="max_lines"):
         write_requests(None, [], "x", response_model=Doc, model="m", max_lines=0)
+
+
+def test_an_id_given_twice_across_files_is_refused_naming_it(tmp_path: Path) -> None:
+    emulator = Emulator(backend="scripted", api_keys=["test-key"])
+    client = instructor_az.from_openai(emulator.client(api_key="test-key"))
+    inputs = [("a", "doc 1"), ("b", "doc 2"), ("c", "doc 3"), ("a", "doc 4")]
+    with pytest.raises(
+        instructor_az.ConfigurationError, match=r"the id 'a' was given twice \(requests-0002.jsonl"
+    ):
+        write_requests(client, inputs, tmp_path, response_model=Doc, model="gpt-4o-batch", max_lines=2)
+    # ids that only look alike are not repeats
+    written = write_requests(
+        client, [(7, "doc 7"), ("7", "doc 8"), ("#7", "doc 9")], tmp_path / "ok", response_model=Doc,
+        model="gpt-4o-batch",
+    )  # fmt: skip
+    assert written.lines == [3]
+
+
+def test_result_lines_are_found_whatever_their_key_order(tmp_path: Path) -> None:
+    emulator = Emulator(backend="scripted", api_keys=["test-key"])
+    emulator.scripted.on(lambda request: True, _answer)
+    raw = emulator.client(api_key="test-key", max_retries=0)
+    client = instructor_az.from_openai(raw)
+    inputs = [(f"r{i}", f"doc {i}") for i in range(3)]
+    written = write_requests(client, inputs, tmp_path, response_model=Doc, model="gpt-4o-batch")
+    [(out, _)] = _run_job(raw, written.paths, tmp_path)
+    assert out is not None
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    reordered = tmp_path / "reordered.jsonl"
+    with reordered.open("w") as file:
+        for n, line in enumerate(
+            reversed(lines)
+        ):  # OpenAI's order: an id first; custom_id after the response
+            row = {"id": f"batch_req_{n}", "response": line["response"], "custom_id": line["custom_id"]}
+            file.write(json.dumps(row) + "\n")
+        file.write("not json\n")
+    outcomes = list(read_results(client, inputs, response_model=Doc, model="gpt-4o-batch", output=reordered))
+    assert [o.value for o in outcomes] == [Doc(n=0), Doc(n=1), Doc(n=2)]
