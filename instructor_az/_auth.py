@@ -195,28 +195,15 @@ def _provider(
                 "an async credential (azure.identity.aio) needs use_async=True; pass the sync one from "
                 "azure.identity for a sync client"
             )
-        inner_async = _identity(True).get_bearer_token_provider(credential, scope)
-
-        async def async_token() -> str:
-            try:
-                return str(await inner_async())
-            except Exception as exc:
-                raise _failure(method, exc, secrets) from None
-
-        return async_token
-    inner = _identity(False).get_bearer_token_provider(credential, scope)
-
-    def token() -> str:
-        try:
-            return str(inner())
-        except Exception as exc:
-            raise _failure(method, exc, secrets) from None
-
-    return token
+        return wrap_provider(method, _identity(True).get_bearer_token_provider(credential, scope), secrets)
+    return wrap_provider(method, _identity(False).get_bearer_token_provider(credential, scope), secrets)
 
 
-def wrap_provider(method: str, provider: Callable[[], Any]) -> Callable[[], Any]:
-    """A user's token provider, its failures typed (an `AzureAuthError` stays as it is)."""
+def wrap_provider(
+    method: str, provider: Callable[[], Any], secrets: tuple[str, ...] = ()
+) -> Callable[[], Any]:
+    """A token provider (the user's, or azure-identity's), its failures typed with `secrets` redacted
+    (an `AzureAuthError` stays as it is)."""
     if inspect.iscoroutinefunction(provider):
 
         async def async_token() -> Any:
@@ -225,7 +212,7 @@ def wrap_provider(method: str, provider: Callable[[], Any]) -> Callable[[], Any]
             except AzureAuthError:
                 raise
             except Exception as exc:
-                raise _failure(method, exc, ()) from None
+                raise _failure(method, exc, secrets) from None
 
         return async_token
 
@@ -235,7 +222,7 @@ def wrap_provider(method: str, provider: Callable[[], Any]) -> Callable[[], Any]
         except AzureAuthError:
             raise
         except Exception as exc:
-            raise _failure(method, exc, ()) from None
+            raise _failure(method, exc, secrets) from None
 
     return token
 

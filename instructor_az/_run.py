@@ -92,22 +92,24 @@ def content_filter_categories(raw: Any) -> dict[str, CategoryResult]:
     return {name: CategoryResult.parse(value) for name, value in raw.items() if isinstance(value, Mapping)}
 
 
+def _error_of(exc: BadRequestError) -> Mapping[str, Any]:
+    """The `error` object of an SDK error's body (the body itself when it is not wrapped)."""
+    body: Mapping[str, Any] = exc.body if isinstance(exc.body, Mapping) else {}
+    nested = body.get("error")
+    return nested if isinstance(nested, Mapping) else body
+
+
 def refuses_structured_outputs(exc: BaseException) -> bool:
     """Azure's 400 for `response_format: json_schema` on a model without structured outputs."""
     if not isinstance(exc, BadRequestError):
         return False
-    body: Mapping[str, Any] = exc.body if isinstance(exc.body, Mapping) else {}
-    nested = body.get("error")
-    error: Mapping[str, Any] = nested if isinstance(nested, Mapping) else body
-    text = f"{error.get('message', '')} {exc.message}".lower()
+    text = f"{_error_of(exc).get('message', '')} {exc.message}".lower()
     return "json_schema" in text and "not supported" in text and "model" in text
 
 
 def prompt_filter_error(exc: BadRequestError) -> PromptFilterError | None:
     """Azure's prompt filter 400 (`code: content_filter`) as a `ContentFilterError`, else None."""
-    body: Mapping[str, Any] = exc.body if isinstance(exc.body, Mapping) else {}
-    nested = body.get("error")
-    error: Mapping[str, Any] = nested if isinstance(nested, Mapping) else body
+    error = _error_of(exc)
     if error.get("code") != "content_filter":
         return None
     raw_inner = error.get("innererror")

@@ -30,6 +30,7 @@ from ._azure import from_azure
 from ._client import AsyncInstructor, Instructor
 from ._errors import ConfigurationError
 from ._mode import Mode
+from ._versions import LATEST_GA, V1_NAMES
 
 __all__ = ["DEFAULT_AZURE_API_VERSION", "from_provider", "supported_providers"]
 
@@ -40,7 +41,7 @@ ProviderBuilder = Callable[..., Any]
 
 # Used when neither api_version= nor OPENAI_API_VERSION is given: the latest GA data-plane version
 # (structured outputs, parallel tool calls).
-DEFAULT_AZURE_API_VERSION = "2024-10-21"
+DEFAULT_AZURE_API_VERSION = LATEST_GA
 
 # instructor's other providers: named in the error, so a ported string fails saying why.
 _NOT_SERVED = (
@@ -60,13 +61,11 @@ _OPENAI_CLIENT_KEYWORDS = _constructor_keywords(OpenAI) | _constructor_keywords(
 _AZURE_CLIENT_KEYWORDS = (
     _constructor_keywords(AzureOpenAI)
     | _constructor_keywords(AsyncAzureOpenAI)
-    | frozenset(
-        {
-            "auth", "credential", "tenant_id", "client_id", "client_secret", "certificate_path",
-            "certificate_password", "federated_token_file", "authority_host", "credential_options", "scope",
-        }
+    | (
+        frozenset(inspect.signature(from_azure).parameters)
+        - {"api_key", "mode", "use_async", "after_completion", "model", "client_kwargs"}
     )
-)  # fmt: skip
+)
 
 
 def _split(kwargs: dict[str, Any], client_keywords: frozenset[str]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -130,7 +129,7 @@ def _build_azure_openai(
         or os.environ.get("OPENAI_API_VERSION")
         or DEFAULT_AZURE_API_VERSION
     )
-    if api_version in ("v1", "latest", "preview"):
+    if api_version in V1_NAMES:
         pass  # the v1 API: the deployment is each call's model=
     elif "azure_deployment" not in client_kwargs and os.environ.get("AZURE_OPENAI_DEPLOYMENT"):
         # the string names the deployment: an AZURE_OPENAI_DEPLOYMENT variable must not reroute it

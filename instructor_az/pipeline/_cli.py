@@ -25,6 +25,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from .._auth import COGNITIVE_SERVICES_SCOPE
 from .._errors import ConfigurationError
 from ._progress import Progress, summary_text
 from ._sources import InputSource, open_source
@@ -36,7 +37,7 @@ DEFAULT_PROMPT = (
     "where the text does not give a value, leave it empty if the schema allows."
 )
 #: The Entra ID scope of Azure OpenAI (Cognitive Services) data-plane tokens.
-ENTRA_SCOPE = "https://cognitiveservices.azure.com/.default"
+ENTRA_SCOPE = COGNITIVE_SERVICES_SCOPE
 
 
 def _whole(minimum: int) -> Callable[[str], int]:
@@ -134,14 +135,17 @@ def load_model(spec: str) -> Any:
 def _token_provider() -> Callable[[], str]:
     """Entra ID through azure-identity's DefaultAzureCredential, checked with one token now (so a
     machine without credentials stops here, before any row)."""
+    from .._auth import build_credential, wrap_provider
+
     try:
-        from azure.identity import DefaultAzureCredential, get_bearer_token_provider
-    except ImportError:
+        credential = build_credential("default", {}, asynchronous=False)
+    except ConfigurationError:  # no azure-identity
         raise ConfigurationError(
             "no credentials: set AZURE_OPENAI_API_KEY, or install instructor-az[azure] to sign in with "
             "Entra ID (DefaultAzureCredential)"
         ) from None
-    credential = DefaultAzureCredential()
+    from azure.identity import get_bearer_token_provider
+
     quiet = logging.getLogger("azure.identity")  # its own multi-line warning would repeat ours
     level = quiet.level
     quiet.setLevel(logging.CRITICAL)
@@ -156,7 +160,7 @@ def _token_provider() -> Callable[[], str]:
         ) from None
     finally:
         quiet.setLevel(level)
-    return get_bearer_token_provider(credential, ENTRA_SCOPE)
+    return wrap_provider("default", get_bearer_token_provider(credential, ENTRA_SCOPE))
 
 
 def connect(args: argparse.Namespace) -> tuple[Any, str]:
