@@ -28,6 +28,7 @@ from openai import APIStatusError
 
 from .._client import DEFAULT_MAX_RETRIES
 from .._errors import ConfigurationError, InstructorError
+from .._versions import LATEST_GA, SINCE, capabilities_of
 from ..pipeline._rows import Outcome
 from ._lines import CHAT_URL, MAX_BYTES, MAX_LINES, write_requests
 from ._protocol import (
@@ -44,6 +45,7 @@ from ._protocol import (
     drive_async,
     drive_sync,
     line_url,
+    raw_client,
     sync_client,
 )
 
@@ -457,6 +459,12 @@ def new_job(
     folder = Path(directory)
     if (folder / MANIFEST).exists():
         raise ConfigurationError(f"{directory} already holds a batch job: BatchJob.load() it to resume")
+    capabilities = capabilities_of(raw_client(client))
+    if not capabilities.serves("batch"):
+        raise ConfigurationError(
+            f"api-version {capabilities.api_version} has no Batch API (from {SINCE['batch']}; GA {LATEST_GA}): "
+            f"use api_version={LATEST_GA!r} or later, or 'v1'"
+        )
     for name in ("messages", "stream", "max_retries", "response_model"):
         if name in options:
             raise ConfigurationError(

@@ -118,3 +118,14 @@ def test_a_refusal_at_create_is_typed_at_once(tmp_path: Path) -> None:
         instructor_az.batch.submit_batch(client, INPUTS, tmp_path / "job", response_model=Doc, model="nope")
     assert "GlobalBatch deployment" in str(caught.value)
     assert instructor_az.batch.BatchJob.load(tmp_path / "job").parts[0].status == "failed"
+
+
+def test_an_api_version_without_the_batch_api_is_refused_before_anything_is_written(tmp_path: Path) -> None:
+    emulator = Emulator(backend="scripted", api_keys=["k"])
+    client = instructor_az.from_openai(emulator.client(api_key="k", api_version="2024-06-01"))
+    with pytest.raises(instructor_az.ConfigurationError, match="2024-06-01 has no Batch API"):
+        instructor_az.batch.submit_batch(
+            client, INPUTS, tmp_path / "job", response_model=Doc, model="gpt-4o-batch"
+        )
+    assert not (tmp_path / "job").exists()
+    assert len(emulator.requests) == 0
