@@ -32,6 +32,7 @@ from ._run import (
 from ._versions import capabilities_of
 from .dsl._multimodal import to_content_parts
 from .dsl.iterable import IterableBase
+from .router._client import AsyncRouter, Router, is_router
 from .streaming._assemble import partial_target
 from .streaming._consume import StreamKind, check_streamable
 
@@ -123,7 +124,12 @@ class _Base(Generic[ClientT]):
 
     @property
     def _sdk_create(self) -> Callable[..., Any]:
-        return self._raw_create if self._raw_create is not None else self.client.chat.completions.create
+        if self._raw_create is not None:
+            return self._raw_create
+        if is_router(self.client):  # its `route:*` events reach this client's hooks too
+            routed: Callable[..., Any] = self.client.with_hooks(self.hooks).chat.completions.create  # type: ignore[attr-defined]
+            return routed
+        return self.client.chat.completions.create
 
     def _with_defaults(self, kwargs: dict[str, Any]) -> dict[str, Any]:
         for key, value in self.defaults.items():
@@ -475,6 +481,14 @@ def from_openai(
 ) -> AsyncInstructor: ...
 @overload
 def from_openai(
+    client: Router, mode: Mode | str = ..., model: str | None = ..., **kwargs: Any
+) -> Instructor: ...
+@overload
+def from_openai(
+    client: AsyncRouter, mode: Mode | str = ..., model: str | None = ..., **kwargs: Any
+) -> AsyncInstructor: ...
+@overload
+def from_openai(
     client: Instructor, mode: Mode | str = ..., model: str | None = ..., **kwargs: Any
 ) -> Instructor: ...
 @overload
@@ -516,11 +530,24 @@ def from_openai(
             after_completion=[*client._after_completion, *after],
             defaults={**client.defaults, **defaults},
         )
-    if isinstance(client, OpenAI):
-        return Instructor(client, mode=mode, hooks=hooks, after_completion=after, defaults=defaults)
-    if isinstance(client, AsyncOpenAI):
-        return AsyncInstructor(client, mode=mode, hooks=hooks, after_completion=after, defaults=defaults)
+    if isinstance(client, (OpenAI, Router)):
+        return Instructor(
+            client,  # type: ignore[arg-type]  # a Router has the client's surface where requests go
+            mode=mode,
+            hooks=hooks,
+            after_completion=after,
+            defaults=defaults,
+        )
+    if isinstance(client, (AsyncOpenAI, AsyncRouter)):
+        return AsyncInstructor(
+            client,  # type: ignore[arg-type]
+            mode=mode,
+            hooks=hooks,
+            after_completion=after,
+            defaults=defaults,
+        )
     raise ConfigurationError(
-        f"from_openai() needs an openai client (AzureOpenAI, AsyncAzureOpenAI, OpenAI, AsyncOpenAI), got "
+        f"from_openai() needs an openai client (AzureOpenAI, AsyncAzureOpenAI, OpenAI, AsyncOpenAI) or an "
+        f"instructor_az.router Router / AsyncRouter, got "
         f"{type(client).__name__}"
     )

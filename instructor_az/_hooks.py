@@ -8,6 +8,8 @@
 | `completion:last_attempt` | the exception of the last attempt             | when no attempt is left           |
 | `completion:usage`        | the call's `Usage` so far, `attempt_number=`  | after each answer (or stopped stream) |
 | `parse:error`             | the validation exception                      | when an answer fails validation   |
+| `route:served`            | a `router.Served` (target, region, latency)   | a router target answered          |
+| `route:failover`          | a `router.Failover` (target, reason, error)   | a router target failed, moving on |
 
 A handler that raises is logged (logger `instructor_az`) and never breaks the call. Payloads hold
 requests and completions, never credentials: `completion:kwargs` redacts `extra_headers`, and the SDK
@@ -36,6 +38,8 @@ class HookName(str, Enum):
     COMPLETION_LAST_ATTEMPT = "completion:last_attempt"
     COMPLETION_USAGE = "completion:usage"
     PARSE_ERROR = "parse:error"
+    ROUTE_SERVED = "route:served"
+    ROUTE_FAILOVER = "route:failover"
 
 
 HOOK_NAMES: tuple[str, ...] = (
@@ -45,6 +49,8 @@ HOOK_NAMES: tuple[str, ...] = (
     "completion:last_attempt",
     "completion:usage",
     "parse:error",
+    "route:served",
+    "route:failover",
 )
 Handler = Callable[..., Any]
 

@@ -134,6 +134,11 @@ def capabilities_of(client: object) -> Capabilities:
     """The capabilities of an SDK client: its `api-version` (AzureOpenAI), else the v1 API."""
     from openai import AsyncAzureOpenAI, AzureOpenAI
 
+    from .router._client import is_router
+
+    if is_router(client):  # what every one of its targets serves
+        routed: Capabilities = client.capabilities  # type: ignore[attr-defined]
+        return routed
     if isinstance(client, (AzureOpenAI, AsyncAzureOpenAI)):
         version = getattr(client, "_api_version", None)
         if isinstance(version, str) and _DATED.match(version):

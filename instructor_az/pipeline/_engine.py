@@ -22,6 +22,7 @@ from .._client import DEFAULT_MAX_RETRIES, AsyncInstructor, Instructor, from_ope
 from .._errors import ConfigurationError
 from .._plan import compile_plan
 from .._run import Attempts, retrying_for, run_async
+from ..router._client import AsyncRouter, Router, is_router
 from ._checkpoint import Checkpoint
 from ._pacing import (
     AUTO_MAX,
@@ -45,11 +46,11 @@ _SKIPPED = object()
 def _wrap(client: Any) -> Instructor | AsyncInstructor:
     if isinstance(client, (Instructor, AsyncInstructor)):
         return client
-    if isinstance(client, (OpenAI, AsyncOpenAI)):
+    if isinstance(client, (OpenAI, AsyncOpenAI, Router, AsyncRouter)):
         return from_openai(client)
     raise ConfigurationError(
         "extract_many() needs a client from instructor_az.from_openai(...) (or an AzureOpenAI / "
-        f"AsyncAzureOpenAI, wrapped in the default mode), got {type(client).__name__}"
+        f"AsyncAzureOpenAI or a Router, wrapped in the default mode), got {type(client).__name__}"
     )
 
 
@@ -127,6 +128,10 @@ class Engine:
         self.pacer: Pacer | None = None
         self.is_async = isinstance(self.wrapped, AsyncInstructor)
         raw = self.wrapped.client.with_options(max_retries=0)  # the pipeline sees (and paces) every 429
+        if is_router(raw):
+            # A router moves a 429 to another target itself; the pipeline sees its `NoTargetAvailable`
+            # (a 429 until the first target is back) and headers summed over the targets.
+            raw = raw.with_hooks(self.wrapped.hooks)  # type: ignore[union-attr]
         self._raw_create: Callable[..., Any] = raw.chat.completions.with_raw_response.create
 
     # --- one request, paced and retried in transport --------------------------------------------
