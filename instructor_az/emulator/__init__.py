@@ -28,7 +28,7 @@ from ._backends import (
 )
 from ._batches import BatchJob, BatchStore
 from ._body import DEFAULT_MAX_BODY_BYTES, MAX_JSON_DEPTH
-from ._deployments import BATCH_SKUS, SKUS, Deployment, default_deployments
+from ._deployments import BATCH_SKUS, PROVISIONED_SKUS, SKUS, Deployment, default_deployments
 from ._emulator import DEFAULT_API_KEY, DEFAULT_ENDPOINT, Emulator, LoopbackServer
 from ._faults import (
     FAULT_HEADER,
@@ -42,8 +42,10 @@ from ._faults import (
 from ._files import FileStore, StoredFile
 from ._identity import DEFAULT_TOKEN_LIFETIME, App, FederatedCredential, Identity, ManagedIdentity
 from ._local import LocalBackend, LocalModelUnavailableError
+from ._outage import DEFAULT_TIMEOUT_SECONDS, OUTAGE_KINDS, Outage
 from ._quota import Admission, Clock, ManualClock, Quota, QuotaLimiter, SystemClock
 from ._records import RecordedRequest
+from ._spillover import SPILLOVER_HEADER
 from ._tls import ClientCertificate, TestCA
 from ._tokens import (
     AI_AZURE,
@@ -62,6 +64,7 @@ __all__ = [
     "DEFAULT_ENDPOINT",
     "DEFAULT_MAX_BODY_BYTES",
     "DEFAULT_TENANT_ID",
+    "DEFAULT_TIMEOUT_SECONDS",
     "DEFAULT_TOKEN_LIFETIME",
     "FAULT_HEADER",
     "GA_VERSIONS",
@@ -73,8 +76,11 @@ __all__ = [
     "MAX_JSON_DEPTH",
     "MAX_LATENCY_SECONDS",
     "MAX_RETRY_AFTER_MS",
+    "OUTAGE_KINDS",
     "PREVIEW_VERSIONS",
+    "PROVISIONED_SKUS",
     "SKUS",
+    "SPILLOVER_HEADER",
     "TOKEN_EXCHANGE_AUDIENCE",
     "Admission",
     "App",
@@ -101,6 +107,7 @@ __all__ = [
     "LoopbackServer",
     "ManagedIdentity",
     "ManualClock",
+    "Outage",
     "Quota",
     "QuotaLimiter",
     "RecordedRequest",

@@ -1,8 +1,10 @@
 """The ASGI application: Azure OpenAI's data-plane routes, checks in Azure's order, and responses.
 
-Order of checks for a request (as Azure answers them): route, api-version, authentication, body
-size, deployment, operation, JSON body, arguments, then injected faults, then the backend's answer.
-The control API (`/_emulator/...`, see `_control`) is routed here too.
+Order of checks for a request (as Azure answers them): the resource's base latency and a whole-resource
+outage (`_outage`), route, api-version, authentication, body size, deployment, then that deployment's
+outage, operation, context length, quota, JSON body, arguments, injected faults, the backend's answer.
+What a provisioned deployment answers with a 429, 500, 503 or long-context 400 can spill over to a
+standard deployment (`_spillover`). The control API (`/_emulator/...`, see `_control`) is routed here too.
 """
 
 from __future__ import annotations
@@ -10,7 +12,6 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
@@ -25,6 +26,7 @@ from . import _body as body_limits
 from . import _media as media
 from . import _quota as quota
 from . import _responses as responses
+from . import _spillover as spillover
 from . import _validate as validate
 from . import _wire as wire
 from ._api_versions import SUPPORTED_VERSIONS, V1_VERSIONS, at_least
@@ -41,19 +43,21 @@ from ._backends import (
 )
 from ._batch_runner import BATCH_LINE
 from ._batches import batch_routes
+from ._call import Call, NoAnswer, finish, internal_error, record, response_headers, stream_headers
+from ._connection import NoResponse
 from ._control import control_routes
 from ._deployments import Deployment
 from ._faults import FAULT_HEADER, Fault, FaultSpecError, merge_latency
 from ._files import file_routes
 from ._identity_routes import identity_routes
-from ._records import REDACTED, RecordedRequest, redact_headers
+from ._outage import Outage, is_data_plane
 
 if TYPE_CHECKING:
     from ._emulator import Emulator
 
 log = logging.getLogger("instructor_az.emulator")
 
-_SECRET_QUERY = frozenset({"api-key", "subscription-key"})
+_Call = Call  # the name `_files` and `_batches` import
 # The fault kinds each operation can show (a filter or a cut needs an answer to shape).
 _MEDIA_FAULTS = frozenset({"rate_limit", "server_error", "latency", "prompt_filter"})
 _APPLICABLE_FAULTS: dict[str, frozenset[str] | None] = {
@@ -67,19 +71,6 @@ _OPERATION_NAMES = {
     "embeddings": "Embeddings_Create",
     **media.OPERATION_IDS,
 }
-
-
-@dataclass
-class _Call:
-    request: Request
-    operation: str
-    api_version: str | None = None
-    deployment: Deployment | None = None
-    body: Any = None
-    auth: str | None = None
-    faults: list[Fault] = field(default_factory=list)
-    headers: dict[str, str] = field(default_factory=dict)
-    quota: quota.Admission | None = None
 
 
 _T = TypeVar("_T")
@@ -101,34 +92,6 @@ def _backend_error(exc: BackendError) -> wire.AzureError:
     if exc.code:
         return wire.invalid_request(str(exc), code=exc.code, param=exc.param)
     return wire.invalid_request(f"Emulator: {exc}", code="EmulatorBackendError", param=exc.param)
-
-
-def _json_response(status: int, body: Any, headers: dict[str, str]) -> Response:
-    return Response(
-        json.dumps(body, separators=(",", ":")),
-        status_code=status,
-        headers=headers,
-        media_type="application/json",
-    )
-
-
-async def _internal_error(request: Request, exc: Exception) -> Response:
-    """An exception nothing else turned into an answer (a bug, or a custom backend failing): Azure's
-    500 shape instead of a plain-text page. The traceback goes to the `instructor_az.emulator` logger."""
-    log.error("the emulator failed on %s %s", request.method, request.url.path, exc_info=exc)
-    detail = f"{type(exc).__name__}: {exc}"
-    detail = detail if len(detail) <= 200 else detail[:200] + "..."
-    body = {
-        "error": {
-            "message": f"Emulator: an internal error while answering this request ({detail}). If a custom "
-            "Backend raised it, raise BackendError for a 400 instead; otherwise it is a bug in the emulator "
-            "(the traceback is logged on the 'instructor_az.emulator' logger).",
-            "type": "server_error",
-            "param": None,
-            "code": "EmulatorInternalError",
-        }
-    }
-    return _json_response(500, body, {"x-request-id": wire.request_id()})
 
 
 class EmulatorApp:
@@ -168,23 +131,46 @@ class EmulatorApp:
                 *identity_routes(emulator),
                 Route("/{path:path}", self._not_found, methods=["GET", "POST", "PUT", "DELETE", "PATCH"]),
             ],
-            exception_handlers={Exception: _internal_error},
+            exception_handlers={Exception: internal_error},
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "lifespan":
-            await self._router(scope, receive, send)
-            return
+        if (
+            scope["type"] == "http"
+            and is_data_plane(scope.get("path", ""))
+            and not scope.get("extensions", {}).get(BATCH_LINE)
+        ):
+            emulator = self.emulator
+            if emulator.latency:
+                await emulator.quotas.clock.sleep(emulator.latency)  # the region's base latency
+            outage = emulator._outages.current(None)
+            if outage is not None:
+                await self._resource_down(outage, scope, receive, send)
+                return
         await self._router(scope, receive, send)
+
+    async def _resource_down(self, outage: Outage, scope: Scope, receive: Receive, send: Send) -> None:
+        """A whole-resource outage: every data-plane request fails before it is read or authenticated."""
+        call = Call(Request(scope, receive), "outage", faults=list(outage.faults), outage=outage)
+        fault = outage.fault
+        if fault is not None and fault.kind == "server_error":
+            response = self._finish(call, wire.server_error(fault.status, retry_after_ms=fault.retry_after_ms))
+            await response(scope, receive, send)
+            return
+        # drop_connection, timeout, or a refused connection the transport did not refuse itself (a
+        # transport built by hand, a request line split across reads): no response.
+        record(self.emulator, call, 0)
+        self.emulator._outages.fail(outage)
+        await NoResponse(outage.seconds)(scope, receive, send)
 
     # --- routes -----------------------------------------------------------------------------------
 
     async def _not_found(self, request: Request) -> Response:
-        call = _Call(request, "unknown")
+        call = Call(request, "unknown")
         return self._finish(call, wire.resource_not_found())
 
     async def _models(self, request: Request) -> Response:
-        call = _Call(request, "models")
+        call = Call(request, "models")
         try:
             self._check_api_version(call, v1=True)
             self._authenticate(call)
@@ -197,7 +183,7 @@ class EmulatorApp:
         return self._finish(call, {"object": "list", "data": data})
 
     async def _list_deployments(self, request: Request) -> Response:
-        call = _Call(request, "deployments")
+        call = Call(request, "deployments")
         try:
             self._check_api_version(call, v1=False)
             self._authenticate(call)
@@ -218,21 +204,21 @@ class EmulatorApp:
     async def _embeddings(self, request: Request) -> Any:
         return await self._serve(request, "embeddings")
 
-    async def _images(self, request: Request) -> Response:
+    async def _images(self, request: Request) -> Any:
         return await self._serve_media(request, media.IMAGES)
 
-    async def _speech(self, request: Request) -> Response:
+    async def _speech(self, request: Request) -> Any:
         return await self._serve_media(request, media.SPEECH)
 
-    async def _transcriptions(self, request: Request) -> Response:
+    async def _transcriptions(self, request: Request) -> Any:
         return await self._serve_media(request, media.TRANSCRIPTIONS)
 
-    async def _translations(self, request: Request) -> Response:
+    async def _translations(self, request: Request) -> Any:
         return await self._serve_media(request, media.TRANSLATIONS)
 
     # --- the pipeline -----------------------------------------------------------------------------
 
-    async def _admit(self, call: _Call) -> media.Form | None:
+    async def _admit(self, call: Call) -> media.Form | None:
         """The checks every data-plane request passes, in Azure's order, up to the operation itself:
         api-version, route, auth, body size, deployment, body, operation, model version. Returns a
         multipart form (None for JSON bodies)."""
@@ -258,13 +244,35 @@ class EmulatorApp:
             if not isinstance(model, str):
                 raise wire.invalid_type("model", "a string", model)
             call.deployment = self._deployment(model)
-        assert call.deployment is not None
-        self._check_operation(call.deployment, operation)
-        self._check_model_api_version(call)
-        self._charge(call)
+        call.form = form
         return form
 
-    def _charge(self, call: _Call) -> None:
+    def _admit_deployment(self, call: Call) -> None:
+        """The checks of the deployment answering (the one addressed, or the one it spilled over to):
+        its outage, the operation, the model's api-version, the context length, then its quota."""
+        deployment = call.deployment
+        assert deployment is not None
+        outage = self.emulator._outages.current(deployment.name)
+        if outage is not None:
+            call.outage = outage
+            call.faults.extend(outage.faults)
+            fault = outage.fault
+            if fault is not None and fault.kind == "server_error":
+                raise wire.server_error(fault.status, retry_after_ms=fault.retry_after_ms)
+            raise NoAnswer(NoResponse(outage.seconds), call)
+        self._check_operation(deployment, call.operation)
+        self._check_model_api_version(call)
+        spillover.check_context(call)
+        self._charge(call)
+
+    def _unanswered(self, gone: NoAnswer) -> Any:
+        """A request an outage ends without a response: recorded with status 0, counted."""
+        record(self.emulator, gone.call, 0)
+        if gone.call.outage is not None:
+            self.emulator._outages.fail(gone.call.outage)
+        return gone.response
+
+    def _charge(self, call: Call) -> None:
         """Count the request against its deployment's quota (`_quota`): Azure's 429 when over."""
         deployment = call.deployment
         assert deployment is not None
@@ -282,16 +290,17 @@ class EmulatorApp:
                 remaining=exc.remaining,
             ) from None
 
-    async def _take_faults(self, call: _Call) -> Fault | None:
+    async def _take_faults(self, call: Call) -> Fault | None:
         """Injected and header faults, once the request passed every check: waits out their latency,
         raises their HTTP error. Returns the latency fault (for stream pacing)."""
         assert call.deployment is not None
         try:
-            call.faults = self.emulator._faults.take(
+            taken = self.emulator._faults.take(
                 call.deployment.name,
                 call.request.headers.get(FAULT_HEADER),
                 applicable=_APPLICABLE_FAULTS.get(call.operation, _MEDIA_FAULTS),
             )
+            call.faults.extend(taken)
         except FaultSpecError as exc:
             raise wire.invalid_request(
                 f"Bad {FAULT_HEADER} header: {exc}", param=FAULT_HEADER, code="EmulatorBadFault"
@@ -303,9 +312,20 @@ class EmulatorApp:
         return latency
 
     async def _serve(self, request: Request, operation: str) -> Any:
-        call = _Call(request, operation)
+        call = Call(request, operation)
         try:
             await self._admit(call)
+            return await spillover.serve(self.emulator, call, self._answer)
+        except NoAnswer as gone:
+            return self._unanswered(gone)
+        except wire.AzureError as error:
+            return self._finish(call, error)
+
+    async def _answer(self, call: Call) -> Any:
+        """Chat, completions or embeddings from the deployment answering `call`."""
+        operation = call.operation
+        try:
+            self._admit_deployment(call)
             assert call.deployment is not None
             if operation == "embeddings":
                 texts = validate.validate_embeddings(call.body, call.deployment)
@@ -322,16 +342,26 @@ class EmulatorApp:
             latency = await self._take_faults(call)
             self._raise_prompt_filter(call)
             return await self._generate(call, latency)
-        except wire.AzureError as error:
+        except wire.AzureError:
             if call.quota is not None:
                 call.quota.settle(0)
+            raise
+
+    async def _serve_media(self, request: Request, operation: str) -> Any:
+        """Images and audio, through the same admission checks as `_serve`."""
+        call = Call(request, operation)
+        try:
+            await self._admit(call)
+            return await spillover.serve(self.emulator, call, self._answer_media)
+        except NoAnswer as gone:
+            return self._unanswered(gone)
+        except wire.AzureError as error:
             return self._finish(call, error)
 
-    async def _serve_media(self, request: Request, operation: str) -> Response:
-        """Images and audio, through the same admission checks as `_serve`."""
-        call = _Call(request, operation)
+    async def _answer_media(self, call: Call) -> Response:
+        operation, form = call.operation, call.form
         try:
-            form = await self._admit(call)
+            self._admit_deployment(call)
             assert call.deployment is not None
             if operation == media.IMAGES:
                 image = media.validate_images(call.body, call.deployment)
@@ -355,10 +385,12 @@ class EmulatorApp:
             if isinstance(answer, dict):
                 return self._finish(call, answer)
             return self._media_response(call, answer.encode("utf-8"), content_type)
-        except wire.AzureError as error:
-            return self._finish(call, error)
+        except wire.AzureError:
+            if call.quota is not None:
+                call.quota.settle(0)
+            raise
 
-    async def _transcript(self, call: _Call) -> str:
+    async def _transcript(self, call: Call) -> str:
         """A scripted backend's queued answer when there is one (so tests script transcripts), else fixed text."""
         deployment = call.deployment
         assert deployment is not None
@@ -382,11 +414,11 @@ class EmulatorApp:
             if answer.kind == "latency":
                 await anyio.sleep(answer.seconds)
 
-    def _media_response(self, call: _Call, content: bytes, content_type: str) -> Response:
+    def _media_response(self, call: Call, content: bytes, content_type: str) -> Response:
         self._record(call, 200)
         return Response(content, status_code=200, headers=self._headers(call, 200), media_type=content_type)
 
-    def _check_api_version(self, call: _Call, *, v1: bool) -> None:
+    def _check_api_version(self, call: Call, *, v1: bool) -> None:
         version = call.request.query_params.get("api-version")
         call.api_version = version
         if v1:
@@ -399,7 +431,7 @@ class EmulatorApp:
         if version not in SUPPORTED_VERSIONS and version not in self.emulator.extra_api_versions:
             raise wire.api_version_not_supported()
 
-    def _authenticate(self, call: _Call) -> None:
+    def _authenticate(self, call: Call) -> None:
         headers = call.request.headers
         emulator = self.emulator
         key = headers.get("api-key")
@@ -436,7 +468,7 @@ class EmulatorApp:
         return deployment
 
     @staticmethod
-    def _check_model_api_version(call: _Call) -> None:
+    def _check_model_api_version(call: Call) -> None:
         deployment = call.deployment
         since = deployment.min_api_version if deployment is not None else None
         if deployment is not None and since and call.api_version and not at_least(call.api_version, since):
@@ -452,7 +484,7 @@ class EmulatorApp:
             }[operation]
             raise wire.operation_not_supported(label, deployment.model)
 
-    def _raise_http_faults(self, call: _Call) -> None:
+    def _raise_http_faults(self, call: Call) -> None:
         for fault in call.faults:
             if fault.kind == "rate_limit":
                 raise wire.rate_limited(
@@ -463,7 +495,7 @@ class EmulatorApp:
             if fault.kind == "server_error":
                 raise wire.server_error(fault.status, retry_after_ms=fault.retry_after_ms)
 
-    def _raise_prompt_filter(self, call: _Call) -> None:
+    def _raise_prompt_filter(self, call: Call) -> None:
         for fault in call.faults:
             if fault.kind == "prompt_filter":
                 raise wire.prompt_filtered(fault.flagged, api_version=call.api_version)
@@ -476,7 +508,7 @@ class EmulatorApp:
     async def _ask_stream(backend: Backend, chat: ChatRequest) -> Generation | None:
         return await _run_backend(backend, backend.stream, chat)
 
-    async def _generate(self, call: _Call, latency: Fault | None) -> Any:
+    async def _generate(self, call: Call, latency: Fault | None) -> Any:
         deployment = call.deployment
         assert deployment is not None
         backend = deployment.backend or self.emulator.backend
@@ -555,51 +587,16 @@ class EmulatorApp:
             return DroppedJSON(json.dumps(body).encode(), self._headers(call, 200))
         return self._finish(call, body)
 
-    # --- responses --------------------------------------------------------------------------------
+    # --- responses (`_call`; `_files` and `_batches` answer through these too) -----------------------
 
-    def _headers(self, call: _Call, status: int) -> dict[str, str]:
-        rid = wire.request_id()
-        headers = {"x-request-id": rid, "apim-request-id": rid, "x-ms-region": self.emulator.region}
-        if call.deployment is not None and status < 400:
-            remaining_requests, remaining_tokens = self.emulator._remaining(call.deployment.name)
-            headers["x-ratelimit-remaining-requests"] = str(remaining_requests)
-            headers["x-ratelimit-remaining-tokens"] = str(remaining_tokens)
-        return headers
+    def _headers(self, call: Call, status: int) -> dict[str, str]:
+        return response_headers(self.emulator, call, status)
 
-    def _stream_headers(self, call: _Call) -> dict[str, str]:
-        """Headers of a 200 SSE response (the request is recorded as answered)."""
-        headers = self._headers(call, 200)
-        headers["content-type"] = "text/event-stream; charset=utf-8"
-        headers["cache-control"] = "no-cache"
-        self._record(call, 200)
-        return headers
+    def _stream_headers(self, call: Call) -> dict[str, str]:
+        return stream_headers(self.emulator, call)
 
-    def _finish(self, call: _Call, result: Any) -> Response:
-        if isinstance(result, wire.AzureError):
-            headers = {**self._headers(call, result.status), **result.headers}
-            self._record(call, result.status)
-            log.debug(
-                "emulator answered %s %s with %s", call.request.method, call.request.url.path, result.status
-            )
-            return _json_response(result.status, result.body, headers)
-        self._record(call, 200)
-        return _json_response(200, result, self._headers(call, 200))
+    def _finish(self, call: Call, result: Any) -> Response:
+        return finish(self.emulator, call, result)
 
-    def _record(self, call: _Call, status: int) -> None:
-        request = call.request
-        headers = redact_headers(request.headers)
-        query = {k: (REDACTED if k.lower() in _SECRET_QUERY else v) for k, v in request.query_params.items()}
-        self.emulator._record(
-            RecordedRequest(
-                method=request.method,
-                path=request.url.path,
-                query=query,
-                headers=headers,
-                body=call.body,
-                deployment=call.deployment.name if call.deployment else None,
-                api_version=call.api_version,
-                auth=call.auth,
-                status=status,
-                faults=tuple(call.faults),
-            )
-        )
+    def _record(self, call: Call, status: int) -> None:
+        record(self.emulator, call, status)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import math
 import threading
 import time
 from collections import deque
@@ -16,11 +17,13 @@ from ._app import EmulatorApp
 from ._backends import Backend, SchemaBackend, ScriptedBackend
 from ._batches import BatchStore
 from ._body import DEFAULT_MAX_BODY_BYTES
-from ._deployments import Deployment, default_deployments
+from ._connection import loopback_protocol
+from ._deployments import Deployment, default_deployments, spillover_problem
 from ._fault_queue import FaultBook
-from ._faults import Fault
+from ._faults import MAX_LATENCY_SECONDS, Fault
 from ._files import FileStore
 from ._identity import Identity
+from ._outage import Outage, OutageKind, Outages
 from ._quota import Clock, Quota, QuotaLimiter
 from ._records import RecordedRequest
 from ._tokens import COGNITIVE_SERVICES, DEFAULT_TENANT_ID, access_token
@@ -112,7 +115,8 @@ class Emulator:
       Entra ID tokens (see `identity` and docs/emulator.md "Entra ID and managed identity").
     - `tenant_id`: the resource's Entra tenant: the data plane then rejects tokens of other tenants.
     - `deployments`: replaces the default deployments (gpt-4, gpt-4o, gpt-4o-mini, gpt-4o-batch,
-      gpt-4o-mini-batch, gpt-35-turbo-instruct, text-embedding-3-large, dall-e-3, tts, tts-hd, whisper).
+      gpt-4o-mini-batch, gpt-4o-ptu, gpt-35-turbo-instruct, text-embedding-3-large, dall-e-3, tts, tts-hd,
+      whisper).
     - `backend`: the default backend: "scripted", "schema", "local" (a real small model; needs the
       `local` extra), or a `Backend`.
     - `chunk_chars`: characters per streamed delta.
@@ -121,6 +125,13 @@ class Emulator:
     - `quotas`: Azure's rate limits (see `Quota`, docs/emulator.md "Quotas"): one `Quota` for every
       deployment, or `{deployment: Quota}`; change them later with `emulator.quotas.set(...)`.
     - `clock`: the limiter's time source and latency sleeper (`ManualClock()` in tests).
+    - `endpoint`: the resource's URL, which the in-process clients address (default `DEFAULT_ENDPOINT`);
+      give each emulator standing in for a region its own, with its `region` (sent as `x-ms-region`).
+    - `latency`: seconds every data-plane request waits before it is handled (the region's base latency,
+      on `clock`: a `ManualClock` advances instead of waiting); settable later (`emulator.latency = 0.2`).
+
+    Outages (`outage(kind, ...)`, `restore()`, `outage_failures`, see `_outage`) take the resource or one
+    deployment down; a provisioned deployment spills over to a standard one as Azure's does (`_spillover`).
     """
 
     def __init__(
@@ -138,14 +149,20 @@ class Emulator:
         quotas: Quota | Mapping[str, Quota] | None = None,
         clock: Clock | None = None,
         tenant_id: str | None = None,
+        endpoint: str = DEFAULT_ENDPOINT,
+        latency: float = 0.0,
     ) -> None:
         self.api_keys: tuple[str, ...] = tuple(api_keys)
         if not self.api_keys:
             raise ValueError("an emulator needs at least one API key")
         self.bearer_tokens = frozenset(bearer_tokens) if bearer_tokens is not None else None
+        self.endpoint = _endpoint(endpoint)
+        self.latency = latency
         self.deployments: dict[str, Deployment] = {}
         for deployment in deployments if deployments is not None else default_deployments():
-            self.add_deployment(deployment)
+            self.deployments[deployment.name] = deployment
+        for deployment in self.deployments.values():
+            self._check_spillover(deployment)
         self.backend = make_backend(backend)
         if chunk_chars < 1:
             raise ValueError("chunk_chars must be at least 1")
@@ -159,6 +176,7 @@ class Emulator:
         self.extra_api_versions = frozenset(extra_api_versions)
         self.requests: deque[RecordedRequest] = deque(maxlen=max_recorded)
         self._faults = FaultBook()
+        self._outages = Outages()
         self.quotas = QuotaLimiter(quotas, clock)
         for name in self.quotas.configured():
             self.deployment(name)  # a quota for a deployment that does not exist is a mistake
@@ -174,9 +192,38 @@ class Emulator:
 
     # --- configuration ----------------------------------------------------------------------------
 
+    @property
+    def latency(self) -> float:
+        """Seconds every data-plane request waits first (the region's base latency), on the clock."""
+        return self._latency
+
+    @latency.setter
+    def latency(self, seconds: float) -> None:
+        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not math.isfinite(seconds):
+            raise ValueError(f"latency must be a finite number of seconds, got {seconds!r}")
+        if not 0 <= seconds <= MAX_LATENCY_SECONDS:
+            raise ValueError(f"latency must be from 0 to {MAX_LATENCY_SECONDS:g} seconds, got {seconds}")
+        self._latency = float(seconds)
+
     def add_deployment(self, deployment: Deployment) -> Deployment:
+        """Add (or replace) a deployment; a provisioned one's spillover target must already exist."""
+        self._check_spillover(deployment)
         self.deployments[deployment.name] = deployment
         return deployment
+
+    def _check_spillover(self, deployment: Deployment) -> None:
+        name = deployment.spillover_deployment_name
+        if name is None:
+            return
+        target = self.deployments.get(name)
+        if target is None:
+            raise ValueError(
+                f"deployment {deployment.name!r} spills over to {name!r}, which the emulator does not have "
+                f"({', '.join(sorted(self.deployments))}); Azure needs a standard deployment in the same resource"
+            )
+        problem = spillover_problem(deployment, target)
+        if problem is not None:
+            raise ValueError(f"deployment {deployment.name!r} cannot spill over to {name!r}: {problem}")
 
     def deployment(self, name: str) -> Deployment:
         try:
@@ -209,11 +256,54 @@ class Emulator:
     def clear_faults(self) -> None:
         self._faults.clear()
 
+    # --- outages ----------------------------------------------------------------------------------
+
+    def outage(
+        self,
+        kind: OutageKind = "server_error",
+        *,
+        status: int = 503,
+        retry_after_ms: int | None = None,
+        seconds: float | None = None,
+        deployment: str | None = None,
+    ) -> Outage:
+        """Take the resource (or one `deployment`) down until `restore()`: every data-plane request fails
+        with a `server_error` (`status`, 503 by default; `retry_after_ms` optional), a `drop_connection`
+        (closed with no response), a `refuse`d connection (whole resource only) or a `timeout` (held
+        `seconds`, then closed). Replaces the outage already running there, so kinds can be switched
+        mid-run. Returns the `Outage` (its `failures`, `restore()`; usable as `with emulator.outage(...):`)."""
+        if deployment is not None:
+            self.deployment(deployment)
+        outage = Outage(
+            kind,
+            deployment=deployment,
+            status=status,
+            retry_after_ms=retry_after_ms,
+            seconds=seconds,
+            registry=self._outages,
+        )
+        return self._outages.start(outage)
+
+    def restore(self) -> None:
+        """End every outage (the resource's and each deployment's)."""
+        self._outages.clear()
+
+    @property
+    def outages(self) -> dict[str | None, Outage]:
+        """The running outages by scope (None: the whole resource; else a deployment's name)."""
+        return self._outages.active()
+
+    @property
+    def outage_failures(self) -> int:
+        """Requests outages failed since the emulator was made or `reset()` (refused ones included)."""
+        return self._outages.failures
+
     def reset(self) -> None:
-        """Forget recorded requests, faults and usage, uploaded files and batch jobs, tokens issued; clear a
-        scripted backend's queue."""
+        """Forget recorded requests, faults, outages and usage, uploaded files and batch jobs, tokens issued;
+        clear a scripted backend's queue."""
         self.requests.clear()
         self._faults.clear()
+        self._outages.reset()
         self.quotas.clear_usage()
         self.files.clear()
         self.batches.clear()
@@ -238,10 +328,11 @@ class Emulator:
     # --- clients bound in-process -----------------------------------------------------------------
 
     def http_client(self) -> httpx2.Client:
-        return httpx2.Client(transport=EmulatorTransport(self.app, self._loop_thread))
+        transport = EmulatorTransport(self.app, self._loop_thread, refuse=self._outages.refuses)
+        return httpx2.Client(transport=transport)
 
     def async_http_client(self) -> httpx2.AsyncClient:
-        return httpx2.AsyncClient(transport=AsyncEmulatorTransport(self.app))
+        return httpx2.AsyncClient(transport=AsyncEmulatorTransport(self.app, refuse=self._outages.refuses))
 
     def client(
         self, *, api_version: str = LATEST_GA, api_key: str | None = None, **kwargs: Any
@@ -249,7 +340,7 @@ class Emulator:
         """An `AzureOpenAI` client talking to this emulator in-process (pass any other SDK argument)."""
         from openai import AzureOpenAI
 
-        kwargs.setdefault("azure_endpoint", DEFAULT_ENDPOINT)
+        kwargs.setdefault("azure_endpoint", self.endpoint)
         if "azure_ad_token" not in kwargs and "azure_ad_token_provider" not in kwargs:
             kwargs["api_key"] = api_key or self.api_keys[0]
         return AzureOpenAI(api_version=api_version, http_client=self.http_client(), **kwargs)
@@ -260,7 +351,7 @@ class Emulator:
         """An `AsyncAzureOpenAI` client talking to this emulator in-process."""
         from openai import AsyncAzureOpenAI
 
-        kwargs.setdefault("azure_endpoint", DEFAULT_ENDPOINT)
+        kwargs.setdefault("azure_endpoint", self.endpoint)
         if "azure_ad_token" not in kwargs and "azure_ad_token_provider" not in kwargs:
             kwargs["api_key"] = api_key or self.api_keys[0]
         return AsyncAzureOpenAI(api_version=api_version, http_client=self.async_http_client(), **kwargs)
@@ -269,13 +360,13 @@ class Emulator:
         """An `OpenAI` client on Azure's `v1` routes (`base_url=.../openai/v1/`), in-process."""
         from openai import OpenAI
 
-        kwargs.setdefault("base_url", f"{DEFAULT_ENDPOINT}/openai/v1/")
+        kwargs.setdefault("base_url", f"{self.endpoint}/openai/v1/")
         return OpenAI(api_key=api_key or self.api_keys[0], http_client=self.http_client(), **kwargs)
 
     def async_openai_client(self, *, api_key: str | None = None, **kwargs: Any) -> AsyncOpenAI:
         from openai import AsyncOpenAI
 
-        kwargs.setdefault("base_url", f"{DEFAULT_ENDPOINT}/openai/v1/")
+        kwargs.setdefault("base_url", f"{self.endpoint}/openai/v1/")
         return AsyncOpenAI(
             api_key=api_key or self.api_keys[0], http_client=self.async_http_client(), **kwargs
         )
@@ -331,6 +422,8 @@ class LoopbackServer:
             lifespan="off",
             ssl_keyfile=certificate,
             ssl_certfile=certificate,
+            # uvicorn's own HTTP protocol, wrapped to close connections without a response (outages).
+            http=loopback_protocol(emulator._outages.refuses),
         )
         self._scheme = "https" if certificate else "http"
         self._server = uvicorn.Server(config)
@@ -360,3 +453,15 @@ class LoopbackServer:
             # which an idle pooled socket never sends): stop waiting for it.
             self._server.force_exit = True
             self._thread.join(timeout=10)
+
+
+def _endpoint(endpoint: str) -> str:
+    """`https://NAME.openai.azure.com` (or any http(s) URL), without a trailing slash."""
+    if not isinstance(endpoint, str) or not endpoint.startswith(("https://", "http://")):
+        raise ValueError(f"endpoint must be an http(s) URL such as {DEFAULT_ENDPOINT!r}, got {endpoint!r}")
+    host = endpoint.split("://", 1)[1].rstrip("/")
+    if not host or "/" in host:
+        raise ValueError(
+            f"endpoint must be the resource's URL without a path (as {DEFAULT_ENDPOINT!r}), got {endpoint!r}"
+        )
+    return endpoint.rstrip("/")

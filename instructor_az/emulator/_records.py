@@ -20,7 +20,8 @@ def redact_headers(headers: Mapping[str, str]) -> dict[str, str]:
 
 @dataclass(frozen=True)
 class RecordedRequest:
-    """A request the emulator received. Credentials are never recorded: `auth` says which kind came."""
+    """A request the emulator received. Credentials are never recorded: `auth` says which kind came.
+    `status` 0: no response was sent (an outage dropped the connection or timed it out)."""
 
     method: str
     path: str
@@ -32,6 +33,10 @@ class RecordedRequest:
     auth: str | None
     status: int = 0
     faults: tuple[Fault, ...] = ()
+    #: The provisioned deployment a request spilled over from (`deployment` is the standard one that served it).
+    spillover_from: str | None = None
+    #: A failed spillover's status (the answer was the provisioned deployment's, as Azure sends it).
+    spillover_error: int | None = None
 
     @property
     def json(self) -> Any:
@@ -51,4 +56,6 @@ class RecordedRequest:
             "auth": self.auth,
             "status": self.status,
             "faults": [f.spec for f in self.faults],
+            "spillover_from": self.spillover_from,
+            "spillover_error": self.spillover_error,
         }

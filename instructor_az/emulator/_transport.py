@@ -8,6 +8,9 @@ client exactly like a dropped connection (`httpx2.RemoteProtocolError`, which th
 
 The exchange logic is written once (`_exchange`); the two transports only differ in how parts are
 handed over: an `asyncio.Queue` for async clients, a `queue.Queue` for sync ones.
+
+`refuse(path)` (optional) says a connection is refused: the transport then raises `httpx2.ConnectError`
+without calling the app, as a client sees a server that is down (an outage, see `_outage`).
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ _END = object()
 _DROPPED = object()
 
 Emit = Callable[[object], None]
+Refuse = Callable[[str], bool]
 
 
 def _scope(request: httpx2.Request) -> dict[str, Any]:
@@ -113,6 +117,11 @@ def _timed_out(request: httpx2.Request) -> httpx2.ReadTimeout:
     return httpx2.ReadTimeout("timed out waiting for the emulator to answer", request=request)
 
 
+def _check_refused(refuse: Refuse | None, request: httpx2.Request) -> None:
+    if refuse is not None and refuse(request.url.path):
+        raise httpx2.ConnectError("[Errno 111] Connection refused", request=request)
+
+
 def _response(request: httpx2.Request, start: object, stream: Any) -> httpx2.Response:
     if isinstance(start, BaseException):
         raise start
@@ -165,10 +174,12 @@ class _AsyncBody(httpx2.AsyncByteStream):
 class AsyncEmulatorTransport(httpx2.AsyncBaseTransport):
     """Serves an `httpx2.AsyncClient` from an ASGI app in the caller's event loop, streaming."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, *, refuse: Refuse | None = None) -> None:
         self.app = app
+        self.refuse = refuse
 
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        _check_refused(self.refuse, request)
         body = await request.aread()
         parts: asyncio.Queue[object] = asyncio.Queue()
         disconnected = asyncio.Event()
@@ -253,11 +264,15 @@ class _SyncBody(httpx2.SyncByteStream):
 class EmulatorTransport(httpx2.BaseTransport):
     """Serves an `httpx2.Client` from an ASGI app run on a background event loop, streaming."""
 
-    def __init__(self, app: ASGIApp, loop_thread: _LoopThread | None = None) -> None:
+    def __init__(
+        self, app: ASGIApp, loop_thread: _LoopThread | None = None, *, refuse: Refuse | None = None
+    ) -> None:
         self.app = app
         self._loop_thread = loop_thread or _LoopThread()
+        self.refuse = refuse
 
     def handle_request(self, request: httpx2.Request) -> httpx2.Response:
+        _check_refused(self.refuse, request)
         body = request.read()
         parts: queue.SimpleQueue[object] = queue.SimpleQueue()
         loop = self._loop_thread.loop
