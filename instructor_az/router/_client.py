@@ -116,6 +116,7 @@ class _RouterBase:
         fallback_on: Iterable[int] = (),
         fallback_on_content_filter: bool = False,
         latency_buffer: float = 0.2,
+        quota_pause: float = 1.0,
         seed: int | None = None,
         clock: Any = None,
     ) -> None:
@@ -136,6 +137,7 @@ class _RouterBase:
         _number("max_retries", max_retries, whole=True)
         _number("max_wait", max_wait)
         _number("latency_buffer", latency_buffer)
+        _number("quota_pause", quota_pause)
         codes = frozenset(fallback_on)
         for code in codes:
             if isinstance(code, bool) or not isinstance(code, int) or not 400 <= code <= 499:
@@ -151,6 +153,7 @@ class _RouterBase:
             failures_to_cool=failures_to_cool,
             max_cooldown=float(max(max_cooldown, cooldown)),
             latency_buffer=float(latency_buffer),
+            quota_pause=float(quota_pause),
             clock=clock,
             seed=seed,
         )
@@ -220,6 +223,14 @@ class _RouterBase:
     @property
     def targets(self) -> list[Target]:
         return list(self._pool.root.leaves())
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        raise AttributeError(
+            f"{type(self).__name__} routes chat.completions and embeddings, not {name!r}: use one target's "
+            f"client for it (router.targets[i].client.{name})"
+        )
 
     def __repr__(self) -> str:
         names = ", ".join(t.label for t in self.targets)

@@ -3,6 +3,8 @@
 A target is *available* unless it sits out a cooldown, or it is back from one on probation with its
 probe still in flight:
 
+- an answer whose `x-ratelimit-remaining-requests` / `-tokens` is 0 (the window is used up) sets the
+  target aside for `quota_pause` seconds, so the next request goes elsewhere instead of earning a 429;
 - a 429 cools exactly that target for as long as its `retry-after-ms` (else `retry-after`) says, then
   it is back at once: the quota window reset;
 - `failures_to_cool` consecutive failures (5xx, 408, dropped or refused connections, timeouts) cool
@@ -91,12 +93,14 @@ class Pool:
         failures_to_cool: int,
         max_cooldown: float,
         latency_buffer: float,
+        quota_pause: float = 1.0,
         clock: Callable[[], float] | None = None,
         seed: int | None = None,
     ) -> None:
         self.root = root
         self.cooldown, self.failures_to_cool, self.max_cooldown = cooldown, failures_to_cool, max_cooldown
         self.latency_buffer = latency_buffer
+        self.quota_pause = quota_pause
         self.now: Callable[[], float] = clock if clock is not None else time.monotonic
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
@@ -192,8 +196,14 @@ class Pool:
             if headers is not None:
                 for name in RATE_HEADERS:
                     value = _int(headers.get(name))
-                    if value is not None:
-                        state.remaining[name] = value
+                    if value is None:
+                        continue
+                    state.remaining[name] = value
+                    if value <= 0 and self.quota_pause > 0:
+                        # Azure says its window is used up: the next request would earn a 429. Skip
+                        # the target briefly instead (a 429 then says exactly how long).
+                        state.reason = f"{name}: 0; skipped for {self.quota_pause:g} s"
+                        self._cool(state, self.now(), self.quota_pause)
             if done:
                 state.in_flight = max(0, state.in_flight - 1)
             return elapsed

@@ -222,3 +222,10 @@ def test_groups_nest_and_fallbacks_come_last(regions) -> None:
     )
     orders = {tuple(t.label for t in router._pool.order()) for _ in range(50)}
     assert orders == {("e1", "w1", "oa"), ("w1", "e1", "oa")}
+
+
+def test_what_a_router_does_not_route_says_where_to_go(regions) -> None:
+    east, _, _ = regions
+    client = instructor_az.from_openai(Router([Target(east.client(), name="eastus")]))
+    with pytest.raises(AttributeError, match=r"targets\[i\]\.client\.files"):
+        client.files.list()

@@ -12,7 +12,7 @@ from openai import InternalServerError, NotFoundError, RateLimitError
 
 import instructor_az
 from instructor_az import ContentFilterError, PromptFilterError
-from instructor_az.emulator import DEFAULT_API_KEY, Fault
+from instructor_az.emulator import DEFAULT_API_KEY, Fault, Quota
 from instructor_az.router import AsyncRouter, NoTargetAvailable, Router, Target
 
 
@@ -103,6 +103,8 @@ async def test_async_region_down_mid_run_loses_no_call(regions) -> None:
 
 async def test_weights_are_honoured_within_a_few_percent_over_10000_calls(regions) -> None:
     east, west, _ = regions
+    for region in (east, west):  # quotas that 10,000 calls in a few seconds do not use up
+        region.quotas.set(Quota(rpm=10_000_000, tpm=10_000_000_000))
     router = AsyncRouter(
         [
             Target(east.async_client(), name="eastus", model="gpt-4o", weight=3),
@@ -150,6 +152,27 @@ def test_a_429_cools_exactly_that_target_for_its_retry_after_ms(regions) -> None
     clock.now = 1.5
     router.chat.completions.create(model="gpt-4o", messages=MESSAGES)
     assert (chat_requests(east), chat_requests(west)) == (2, 2)  # back exactly then
+
+
+def test_a_target_whose_window_is_used_up_is_skipped_before_it_429s(regions) -> None:
+    east, west, _ = regions
+    east.quotas.set(Quota(rpm=30, rpm_period=10))  # 5 requests a 10 s window
+    clock = Clock()
+    router = _router(regions, strategy="ordered", clock=clock)
+    for _ in range(6):
+        router.chat.completions.create(model="gpt-4o", messages=MESSAGES)
+    assert [r.status for r in east.requests] == [200] * 5  # its 5th answer said 0 remain: no 6th sent
+    assert chat_requests(west) == 1
+    east_health = router.health()[0]
+    assert east_health.remaining_requests == 0
+    assert east_health.cooling_for == pytest.approx(1.0)
+    assert "x-ratelimit-remaining-requests: 0" in (east_health.reason or "")
+
+    clock.now = 1.0  # tried again: Azure's 429 now says exactly how long the window has left
+    router.chat.completions.create(model="gpt-4o", messages=MESSAGES)
+    assert [r.status for r in east.requests][-1] == 429
+    assert chat_requests(west) == 2
+    assert 0 < router.health()[0].cooling_for <= 10
 
 
 def test_a_target_returns_after_its_cooldown_on_probation(regions) -> None:
