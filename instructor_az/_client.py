@@ -6,6 +6,7 @@ everything but the SDK call itself is written once.
 
 from __future__ import annotations
 
+import copy
 import inspect
 import typing
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping
@@ -114,7 +115,19 @@ class _Base(Generic[ClientT]):
         # unpatched one here); `defaults`: keywords every call gets unless it passes them (`model=`).
         self._raw_create = create
         self.defaults: dict[str, Any] = dict(defaults or {})
+        #: "chat" (`client.chat.completions`), or "responses" in the view `client.responses` gives
+        self._api = "chat"
         self.chat = _Chat(self)
+
+    @property
+    def responses(self) -> Any:
+        """The Responses API with `response_model=`: `client.responses.create(response_model=..., input=...)`,
+        `create_with_completion`, `create_partial`, `create_iterable`, `stream=True`; the same client
+        (hooks, defaults, mode: tools stay tools, other modes ask with `text.format` json_schema). The
+        SDK's other `responses` methods (`retrieve`, `delete`, ...) are the raw client's."""
+        view = copy.copy(self)
+        view._api = "responses"
+        return view
 
     @property
     def default_model(self) -> str | None:
@@ -124,12 +137,17 @@ class _Base(Generic[ClientT]):
 
     @property
     def _sdk_create(self) -> Callable[..., Any]:
-        if self._raw_create is not None:
+        return self._create_for(self._api)
+
+    def _create_for(self, api: str) -> Callable[..., Any]:
+        """The SDK call a request of `api` ("chat" or "responses") goes to."""
+        client: Any = self.client
+        if api == "chat" and self._raw_create is not None:
             return self._raw_create
-        if is_router(self.client):  # its `route:*` events reach this client's hooks too
-            routed: Callable[..., Any] = self.client.with_hooks(self.hooks).chat.completions.create  # type: ignore[attr-defined]
-            return routed
-        return self.client.chat.completions.create
+        if is_router(client):  # its `route:*` events reach this client's hooks too
+            client = client.with_hooks(self.hooks)
+        create: Callable[..., Any] = client.responses.create if api == "responses" else client.chat.completions.create
+        return create
 
     def _with_defaults(self, kwargs: dict[str, Any]) -> dict[str, Any]:
         for key, value in self.defaults.items():
@@ -140,7 +158,12 @@ class _Base(Generic[ClientT]):
         return f"{type(self).__name__}(client={type(self.client).__name__}, mode={self.mode.value!r})"
 
     def __getattr__(self, name: str) -> Any:
-        # embeddings, images, audio, completions, files, batches...: the raw client's own.
+        # embeddings, images, audio, completions, files, batches...: the raw client's own; in the
+        # `responses` view, the SDK's `responses` methods (retrieve, delete, input_items, ...).
+        if name.startswith("__") or "_api" not in self.__dict__:
+            raise AttributeError(name)
+        if self.__dict__["_api"] == "responses":
+            return getattr(self.client.responses, name)
         return getattr(self.client, name)
 
     # hooks
@@ -163,6 +186,7 @@ class _Base(Generic[ClientT]):
             defaults=self.defaults,
         )
         wrapped._without_structured_outputs = self._without_structured_outputs
+        wrapped._api = self._api
         return wrapped
 
     def with_options(self, **options: Any) -> Any:
@@ -187,14 +211,17 @@ class _Base(Generic[ClientT]):
         kwargs.pop("stream", None)
         self._with_defaults(kwargs)
         mode = self.mode_for(kwargs.get("model"))
+        if self._api == "responses" or mode.is_responses:
+            mode = mode.on_responses()  # `client.responses`, or a Responses mode on chat's spelling
         self.capabilities.check_mode(mode)  # before any request: the api-version must serve the mode
         plan = compile_plan(response_model, mode)
         if stream is not None:
             check_streamable(plan, stream)
         request = plan.request(kwargs)
         replan = None
-        if self.mode is Mode.AUTO and mode is Mode.JSON_SCHEMA:
-            replan = self._tools_instead(response_model, dict(kwargs), stream)
+        if self.mode is Mode.AUTO and mode in (Mode.JSON_SCHEMA, Mode.RESPONSES_JSON_SCHEMA):
+            tools = Mode.RESPONSES_TOOLS if mode.is_responses else Mode.TOOLS
+            replan = self._tools_instead(response_model, dict(kwargs), stream, tools)
         return Attempts(
             plan,
             request,
@@ -213,7 +240,7 @@ class _Base(Generic[ClientT]):
         return self.capabilities.auto_mode()
 
     def _tools_instead(
-        self, response_model: Any, kwargs: dict[str, Any], stream: StreamKind | None
+        self, response_model: Any, kwargs: dict[str, Any], stream: StreamKind | None, mode: Mode = Mode.TOOLS
     ) -> Callable[[BaseException], tuple[Any, dict[str, Any]] | None]:
         """`Mode.AUTO`'s way back: when the deployment refuses structured outputs (Azure's 400 before
         any answer), the same call planned with tools, and the deployment remembered."""
@@ -224,7 +251,7 @@ class _Base(Generic[ClientT]):
             deployment = kwargs.get("model")
             if isinstance(deployment, str):
                 self._without_structured_outputs.add(deployment)
-            tools = compile_plan(response_model, Mode.TOOLS)
+            tools = compile_plan(response_model, mode)
             if stream is not None:
                 check_streamable(tools, stream)
             return tools, tools.request(kwargs)
@@ -313,7 +340,7 @@ class Instructor(_Base[OpenAI]):
     ) -> Iterator[Any]:
         state = self._attempts(response_model, kwargs, context, validation_context, stream=kind)
         policy = retrying_for(max_retries)
-        return stream_sync(self._sdk_create, state, policy, kind)
+        return stream_sync(self._create_for(state.plan.api), state, policy, kind)
 
     def create_with_completion(
         self,
@@ -327,7 +354,7 @@ class Instructor(_Base[OpenAI]):
         """`(value, completion)`: the validated value and the raw completion it came from."""
         state = self._attempts(response_model, kwargs, context, validation_context)
         policy = retrying_for(max_retries)
-        value = run_sync(self._sdk_create, state, policy)
+        value = run_sync(self._create_for(state.plan.api), state, policy)
         return value, state.last_completion
 
     def create_partial(
@@ -414,7 +441,7 @@ class AsyncInstructor(_Base[AsyncOpenAI]):
     ) -> Any:
         state = self._attempts(response_model, kwargs, context, validation_context)
         policy = retrying_for(max_retries)
-        value = await run_async(self._sdk_create, state, policy)
+        value = await run_async(self._create_for(state.plan.api), state, policy)
         return (value, state.last_completion) if with_completion else value
 
     def _stream(
@@ -428,7 +455,7 @@ class AsyncInstructor(_Base[AsyncOpenAI]):
     ) -> AsyncIterator[Any]:
         state = self._attempts(response_model, kwargs, context, validation_context, stream=kind)
         policy = retrying_for(max_retries)
-        return stream_async(self._sdk_create, state, policy, kind)
+        return stream_async(self._create_for(state.plan.api), state, policy, kind)
 
     def create_partial(
         self,

@@ -240,9 +240,9 @@ class Usage:
         usage = getattr(completion, "usage", None)
         if usage is None:
             return cls()
-        return cls(
-            int(getattr(usage, "prompt_tokens", 0) or 0),
-            int(getattr(usage, "completion_tokens", 0) or 0),
+        return cls(  # chat's names, else the Responses API's
+            int(getattr(usage, "prompt_tokens", None) or getattr(usage, "input_tokens", 0) or 0),
+            int(getattr(usage, "completion_tokens", None) or getattr(usage, "output_tokens", 0) or 0),
             int(getattr(usage, "total_tokens", 0) or 0),
         )
 
@@ -251,8 +251,16 @@ class Usage:
         """What Azure reported for `completion`, or an estimate from `request` and the answer text."""
         if getattr(completion, "usage", None) is not None:
             return cls.of(completion)
-        prompt = _estimate_tokens(request.get("messages"), request.get("tools"), request.get("response_format"))
+        prompt = _estimate_tokens(
+            request.get("messages", request.get("input")),
+            request.get("tools"),
+            request.get("response_format", request.get("text")),
+        )
         answer: list[Any] = []
+        for item in _listed(getattr(completion, "output", None)):  # a Responses API answer
+            for part in _listed(getattr(item, "content", None)):
+                answer.append(getattr(part, "text", "") or "")
+            answer.append(getattr(item, "arguments", "") or "")
         for choice in _listed(getattr(completion, "choices", None)):
             message = getattr(choice, "message", None)
             answer.append(getattr(message, "content", None) or "")

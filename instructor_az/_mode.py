@@ -1,10 +1,10 @@
 """`Mode`: how a response model is asked for (tool call, JSON schema, JSON, fenced JSON).
 
-Besides the six modes used here, `Mode` has every member instructor 1.x's `Mode` has, so code naming
+Besides the modes used here, `Mode` has every member instructor 1.x's `Mode` has, so code naming
 them imports and compares as before. A client refuses the ones it cannot use, before any request
 (`Mode.coerce`): another provider's mode is a `ModeError` naming that provider, `FUNCTIONS` (the
-retired `functions` API) and the Responses API modes a `ConfigurationError` saying what to use instead;
-`JSON_O1` is the JSON schema mode (a `DeprecationWarning` says so), as in instructor's current API.
+retired `functions` API) a `ConfigurationError` saying what to use instead; `JSON_O1` is the JSON
+schema mode (a `DeprecationWarning` says so), as in instructor's current API.
 """
 
 from __future__ import annotations
@@ -29,6 +29,9 @@ class Mode(str, Enum):
       outputs, `TOOLS` otherwise (decided per call; a deployment that answers "json_schema is not
       supported with this model" is asked again with tools, once, and remembered). The default of
       `from_azure`.
+    - `RESPONSES_TOOLS` / `RESPONSES_JSON_SCHEMA`: the Responses API (`client.responses.create`): a strict
+      function tool forced with `tool_choice`, or `text.format` json_schema. `RESPONSES_TOOLS_WITH_INBUILT_TOOLS`
+      is `RESPONSES_TOOLS` that keeps the built-in tools (`web_search`, `file_search`, ...) you pass.
 
     The other members are instructor's, for code that names them; see the module docstring.
     """
@@ -40,6 +43,7 @@ class Mode(str, Enum):
     JSON_SCHEMA = "json_schema"
     MD_JSON = "md_json"
     AUTO = "auto"
+    RESPONSES_JSON_SCHEMA = "responses_json_schema"
 
     # instructor's other OpenAI modes
     FUNCTIONS = "function_call"
@@ -114,11 +118,6 @@ class Mode(str, Enum):
                 "Mode.FUNCTIONS is deprecated and not supported: it uses the retired `functions` / "
                 "`function_call` parameters. Use Mode.TOOLS (the same function, sent as a tool)"
             )
-        if mode in (Mode.RESPONSES_TOOLS, Mode.RESPONSES_TOOLS_WITH_INBUILT_TOOLS):
-            raise ConfigurationError(
-                f"Mode.{mode.name} (the Responses API, client.responses.create) is not yet supported by "
-                "instructor-az; use Mode.TOOLS or Mode.JSON_SCHEMA with chat completions"
-            )
         provider = mode.provider
         raise ModeError(
             mode.value,
@@ -135,11 +134,42 @@ class Mode(str, Enum):
 
     @property
     def is_tools(self) -> bool:
-        return self in (Mode.TOOLS, Mode.TOOLS_STRICT, Mode.PARALLEL_TOOLS)
+        return self in (
+            Mode.TOOLS,
+            Mode.TOOLS_STRICT,
+            Mode.PARALLEL_TOOLS,
+            Mode.RESPONSES_TOOLS,
+            Mode.RESPONSES_TOOLS_WITH_INBUILT_TOOLS,
+        )
 
     @property
     def is_strict(self) -> bool:
-        return self in (Mode.TOOLS_STRICT, Mode.JSON_SCHEMA)
+        return self in (
+            Mode.TOOLS_STRICT,
+            Mode.JSON_SCHEMA,
+            Mode.RESPONSES_TOOLS,
+            Mode.RESPONSES_TOOLS_WITH_INBUILT_TOOLS,
+            Mode.RESPONSES_JSON_SCHEMA,
+        )
+
+    @property
+    def is_responses(self) -> bool:
+        """A mode of the Responses API (`client.responses.create`)."""
+        return self in RESPONSES_MODES
+
+    def on_responses(self) -> Mode:
+        """This mode's Responses API form: tools stay tools, every other mode is strict json_schema
+        (`text.format`); `Mode.PARALLEL_TOOLS` has none."""
+        from ._errors import ConfigurationError
+
+        if self.is_responses:
+            return self
+        if self is Mode.PARALLEL_TOOLS:
+            raise ConfigurationError(
+                "Mode.PARALLEL_TOOLS has no Responses API form here: use Mode.RESPONSES_TOOLS with "
+                "Iterable[Model], or chat completions"
+            )
+        return Mode.RESPONSES_TOOLS if self.is_tools else Mode.RESPONSES_JSON_SCHEMA
 
     @classmethod
     def tool_modes(cls) -> set[Mode]:
@@ -181,7 +211,12 @@ USABLE: tuple[Mode, ...] = (
     Mode.JSON_SCHEMA,
     Mode.MD_JSON,
     Mode.AUTO,
+    Mode.RESPONSES_TOOLS,
+    Mode.RESPONSES_TOOLS_WITH_INBUILT_TOOLS,
+    Mode.RESPONSES_JSON_SCHEMA,
 )
+#: the Responses API's modes
+RESPONSES_MODES = frozenset({Mode.RESPONSES_TOOLS, Mode.RESPONSES_TOOLS_WITH_INBUILT_TOOLS, Mode.RESPONSES_JSON_SCHEMA})
 
 _INSTRUCTOR_VALUES = {
     "tool_call": "tools",

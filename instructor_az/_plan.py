@@ -12,10 +12,11 @@ import typing
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, ValidationError
 
+from ._answer_checks import chat_checks
 from ._answer_json import load_answer
 from ._errors import ConfigurationError, RefusalError, ResponseParseError
 from ._mode import Mode
@@ -89,10 +90,16 @@ class Plan:
     instruction: str | None = None
     strict: StrictSchema | None = None
     tools: dict[str, Target] = field(default_factory=dict)
+    #: the SDK resource this plan's requests go to: `chat.completions`, or `responses` (`_responses`)
+    api: ClassVar[str] = "chat"
 
     @property
     def name(self) -> str:
         return self.target.name
+
+    def check_answer(self, completion: Any, usage: Any, total: Any) -> None:
+        """Azure's verdict on an answer before it is parsed (content filter, cut off): final errors."""
+        chat_checks(completion, usage, total)
 
     # --- the request ------------------------------------------------------------------------------
 
@@ -234,6 +241,11 @@ class Plan:
             return f"`{called}` is not a function you can call; call {self._offered()} instead."
         return f"Recall the function `{called}` with the errors fixed."
 
+    def reask_request(self, request: JSON, completion: Any, error: BaseException, *, accepted: int = 0) -> JSON:
+        """The next attempt's request: the conversation extended with the answer and its errors."""
+        reask = self.reask_messages(completion, error, accepted=accepted)
+        return {**request, "messages": [*request["messages"], *reask]}
+
     def reask_messages(self, completion: Any, error: BaseException, *, accepted: int = 0) -> list[JSON]:
         """The messages that show the model its last answer and what was wrong with it.
 
@@ -365,6 +377,10 @@ def _union_members(tp: Any) -> list[Any]:
 
 
 def _compile(response_model: Any, mode: Mode) -> Plan:
+    if mode.is_responses:
+        from ._responses import compile_responses
+
+        return compile_responses(response_model, mode)
     if mode is Mode.PARALLEL_TOOLS:
         target = make_target(response_model)
         if not isinstance(target, ListTarget):

@@ -25,13 +25,11 @@ from openai import BadRequestError
 from pydantic import ValidationError
 from tenacity import AsyncRetrying, RetryAction, RetryCallState, Retrying, stop_after_attempt
 
+from ._answer_checks import content_filter_categories
 from ._errors import (
     Attempt,
     AzureResponseError,
-    CategoryResult,
     ConfigurationError,
-    ContentFilterError,
-    IncompleteOutputException,
     InstructorRetryException,
     PromptFilterError,
     ResponseParseError,
@@ -86,12 +84,6 @@ def redacted(request: Mapping[str, Any]) -> JSON:
     return payload
 
 
-def content_filter_categories(raw: Any) -> dict[str, CategoryResult]:
-    if not isinstance(raw, Mapping):
-        return {}
-    return {name: CategoryResult.parse(value) for name, value in raw.items() if isinstance(value, Mapping)}
-
-
 def _error_of(exc: BadRequestError) -> Mapping[str, Any]:
     """The `error` object of an SDK error's body (the body itself when it is not wrapped)."""
     body: Mapping[str, Any] = exc.body if isinstance(exc.body, Mapping) else {}
@@ -115,14 +107,6 @@ def prompt_filter_error(exc: BadRequestError) -> PromptFilterError | None:
     raw_inner = error.get("innererror")
     inner: Mapping[str, Any] = raw_inner if isinstance(raw_inner, Mapping) else {}
     return PromptFilterError(exc, content_filter_categories(inner.get("content_filter_result")))
-
-
-def _extra(obj: Any, name: str) -> Any:
-    value = getattr(obj, name, None)
-    if value is None:
-        extra = getattr(obj, "model_extra", None) or {}
-        value = extra.get(name)
-    return value
 
 
 class Attempts:
@@ -194,7 +178,7 @@ class Attempts:
             # The running total, a frozen snapshot (estimated parts say so: `Usage.estimated_requests`).
             self.hooks.emit("completion:usage", self.usage, attempt_number=number)
         try:
-            self._azure_checks(completion, usage)
+            self.plan.check_answer(completion, usage, self.usage)
             value = self.plan.parse(completion, self.context)
         except REASKABLE as exc:
             self.reject(completion, exc, usage=usage)
@@ -224,31 +208,7 @@ class Attempts:
         self.attempts.append(Attempt(len(self.attempts) + 1, completion, exc, usage))
         if self.hooks:
             self.hooks.emit("parse:error", exc)
-        reask = self.plan.reask_messages(completion, exc, accepted=len(self.yielded_items))
-        self.request = {**self.request, "messages": [*self.request["messages"], *reask]}
-
-    def _azure_checks(self, completion: Any, usage: Usage) -> None:
-        choices = getattr(completion, "choices", None) or []
-        if not choices:
-            return
-        choice = choices[0]
-        reason = choice.finish_reason
-        if reason == "content_filter":
-            message = choice.message
-            raise ContentFilterError(
-                source="completion",
-                categories=content_filter_categories(_extra(choice, "content_filter_results")),
-                completion=completion,
-                usage=self.usage,
-                partial_text=message.content or _arguments(message),
-            )
-        if reason == "length":
-            raise IncompleteOutputException(
-                partial_text=choice.message.content or _arguments(choice.message),
-                completion=completion,
-                usage=self.usage,
-                answer_usage=usage,
-            )
+        self.request = self.plan.reask_request(self.request, completion, exc, accepted=len(self.yielded_items))
 
     def last_attempt(self, last: BaseException | None) -> None:
         """No attempt is left (whether the call then raises or the policy supplies a value)."""
@@ -261,28 +221,22 @@ class Attempts:
             response_model_name=self.plan.target.display_name,
             attempts=self.attempts,
             total_usage=self.usage,
-            messages=self.request["messages"],
+            messages=self.request.get("messages", self.request.get("input")),
             create_kwargs=redacted(self.request),
         )
 
 
 def _with_total_usage(completion: Any, total: Usage) -> Any:
     """A copy of the completion returned, reporting the tokens of every attempt (re-asks cost tokens too)."""
-    if getattr(completion, "usage", None) is None:
+    usage = getattr(completion, "usage", None)
+    if usage is None:
         return completion
-    usage = completion.usage.model_copy(
-        update={
-            "prompt_tokens": total.prompt_tokens,
-            "completion_tokens": total.completion_tokens,
-            "total_tokens": total.total_tokens,
-        }
-    )
+    if hasattr(usage, "input_tokens"):  # the Responses API's names
+        fields = {"input_tokens": total.prompt_tokens, "output_tokens": total.completion_tokens}
+    else:
+        fields = {"prompt_tokens": total.prompt_tokens, "completion_tokens": total.completion_tokens}
+    usage = usage.model_copy(update={**fields, "total_tokens": total.total_tokens})
     return completion.model_copy(update={"usage": usage})
-
-
-def _arguments(message: Any) -> str:
-    calls = getattr(message, "tool_calls", None) or []
-    return "".join(c.function.arguments for c in calls if getattr(c, "function", None))
 
 
 # --- the protocol: every attempt, re-ask and stream step, written once --------------------------

@@ -59,6 +59,9 @@ MODE_NEEDS = {
     Mode.TOOLS_STRICT: "strict_tools",
     Mode.JSON: "json_object",
     Mode.JSON_SCHEMA: "json_schema",
+    Mode.RESPONSES_TOOLS: "responses",
+    Mode.RESPONSES_TOOLS_WITH_INBUILT_TOOLS: "responses",
+    Mode.RESPONSES_JSON_SCHEMA: "responses",
 }
 _DATED = re.compile(r"^(\d{4})-(\d{2})-(\d{2})(-preview)?$")
 

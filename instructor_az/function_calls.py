@@ -37,10 +37,8 @@ from pydantic import BaseModel, ConfigDict, create_model
 from typing_extensions import Self
 
 from ._errors import ConfigurationError, Usage
-from ._hooks import Hooks
 from ._mode import Mode
 from ._plan import compile_plan
-from ._run import Attempts
 from ._schema import tool_name
 from .utils import classproperty
 
@@ -174,9 +172,8 @@ class ResponseSchema(BaseModel):
         plan = compile_plan(cls, _plan_mode(mode))
         ctx = context if context is not None else validation_context
         # The checks every attempt of `create()` makes before reading the answer.
-        state = Attempts(plan, {"messages": []}, context=ctx, hooks=Hooks(), after_completion=[])
-        state.usage = Usage.of(completion)
-        state._azure_checks(completion, state.usage)
+        usage = Usage.of(completion)
+        plan.check_answer(completion, usage, usage)
         return cast(Self, plan.parse(completion, ctx, any_name=True, strict=strict))
 
     @classmethod

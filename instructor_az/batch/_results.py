@@ -23,8 +23,9 @@ from typing import IO, Any
 
 from openai.types.chat import ChatCompletion
 
+from .._answer_checks import content_filter_categories
 from .._errors import ConfigurationError, ContentFilterError, InstructorError, Usage
-from .._run import REASKABLE, Attempts, content_filter_categories
+from .._run import REASKABLE, Attempts
 from ..pipeline._rows import Outcome, Row
 from ._lines import custom_id, request_rows
 

@@ -173,6 +173,7 @@ class _RouterBase:
     def _build_resources(self) -> None:
         self.chat = _Chat(self)
         self.embeddings = _Resource(self, ("embeddings",))
+        self.responses = _Resource(self, ("responses",))
 
     # --- views -------------------------------------------------------------------------------------
 
@@ -228,7 +229,7 @@ class _RouterBase:
         if name.startswith("_"):
             raise AttributeError(name)
         raise AttributeError(
-            f"{type(self).__name__} routes chat.completions and embeddings, not {name!r}: use one target's "
+            f"{type(self).__name__} routes chat.completions, responses and embeddings, not {name!r}: use one target's "
             f"client for it (router.targets[i].client.{name})"
         )
 

@@ -20,6 +20,7 @@ from .._targets import ListTarget, ModelTarget
 from ._accumulate import StreamAccumulator
 from ._assemble import ItemsBuilder, PartialBuilder, finished
 from ._json import JsonParseError
+from ._responses_events import ResponsesAccumulator
 
 StreamKind = Literal["partial", "iterable"]
 _OPENERS = ("{", "[")
@@ -88,7 +89,10 @@ class StreamConsumer:
         self.plan = plan
         self.kind = kind
         self.context = context
-        self.acc = StreamAccumulator()
+        # Chat chunks or Responses events: the same deltas, the same completion at the end.
+        self.acc: StreamAccumulator | ResponsesAccumulator = (
+            ResponsesAccumulator() if plan.api == "responses" else StreamAccumulator()
+        )
         self._sources: dict[int, _Source] = {}
         self._partial: PartialBuilder | None = None
         self._items: dict[int, ItemsBuilder] = {}

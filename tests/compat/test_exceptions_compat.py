@@ -226,9 +226,8 @@ def test_other_providers_modes_are_a_mode_error(azure_openai_client: AzureOpenAI
 def test_retired_and_unsupported_openai_modes(azure_openai_client: AzureOpenAI) -> None:
     with pytest.raises(ConfigurationError, match=r"FUNCTIONS is deprecated.*Mode\.TOOLS"):
         instructor_az.from_openai(azure_openai_client, mode=Mode.FUNCTIONS)
-    for responses in (Mode.RESPONSES_TOOLS, Mode.RESPONSES_TOOLS_WITH_INBUILT_TOOLS):
-        with pytest.raises(ConfigurationError, match="not yet supported"):
-            instructor_az.from_openai(azure_openai_client, mode=responses)
+    for responses in (Mode.RESPONSES_TOOLS, Mode.RESPONSES_TOOLS_WITH_INBUILT_TOOLS):  # the Responses API
+        assert instructor_az.from_openai(azure_openai_client, mode=responses).mode is responses
     with pytest.warns(DeprecationWarning, match="JSON_SCHEMA"):
         client: Any = instructor_az.from_openai(azure_openai_client, mode=Mode.JSON_O1)
     assert client.mode is Mode.JSON_SCHEMA
