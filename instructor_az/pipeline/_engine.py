@@ -132,7 +132,10 @@ class Engine:
             # A router moves a 429 to another target itself; the pipeline sees its `NoTargetAvailable`
             # (a 429 until the first target is back) and headers summed over the targets.
             raw = raw.with_hooks(self.wrapped.hooks)  # type: ignore[union-attr]
-        self._raw_create: Callable[..., Any] = raw.chat.completions.with_raw_response.create
+        # `extract_many(client.responses, ...)`: the rows go to the Responses API
+        responses = self.wrapped._api == "responses" or self.wrapped.mode.is_responses
+        resource = raw.responses if responses else raw.chat.completions
+        self._raw_create: Callable[..., Any] = resource.with_raw_response.create
 
     # --- one request, paced and retried in transport --------------------------------------------
 

@@ -70,20 +70,19 @@ def retry_after(headers: Mapping[str, str] | None) -> float | None:
 def prompt_estimate(request: Mapping[str, Any]) -> int:
     """A request's prompt tokens before it is sent: about 4 characters a token of its messages and
     its schema (the tools or the response format)."""
-    size = len(repr(request.get("messages"))) + len(
-        repr(request.get("tools") or request.get("response_format"))
-    )
-    return size // 4
+    conversation = request.get("messages", request.get("input"))  # chat, or the Responses API's input
+    schema = request.get("tools") or request.get("response_format") or request.get("text")
+    return (len(repr(conversation)) + len(repr(schema))) // 4
 
 
 def _answer_budget(request: Mapping[str, Any]) -> int | None:
-    answer = request.get("max_completion_tokens") or request.get("max_tokens")
+    answer = request.get("max_completion_tokens") or request.get("max_tokens") or request.get("max_output_tokens")
     return int(answer) if isinstance(answer, (int, float)) and not isinstance(answer, bool) else None
 
 
 def estimate_tokens(request: Mapping[str, Any]) -> int:
     """A request's tokens before it is sent: about 4 characters a token of its body, plus the answer
-    budget (`max_tokens` / `max_completion_tokens`, else 256)."""
+    budget (`max_tokens` / `max_completion_tokens` / `max_output_tokens`, else 256)."""
     budget = _answer_budget(request)
     return prompt_estimate(request) + (budget if budget is not None else 256)
 
