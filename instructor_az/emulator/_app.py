@@ -219,9 +219,9 @@ class EmulatorApp:
     # --- the pipeline -----------------------------------------------------------------------------
 
     async def _admit(self, call: Call) -> media.Form | None:
-        """The checks every data-plane request passes, in Azure's order, up to the operation itself:
-        api-version, route, auth, body size, deployment, body, operation, model version. Returns a
-        multipart form (None for JSON bodies)."""
+        """The checks every data-plane request passes, in Azure's order, up to its deployment: api-version,
+        route, auth, body size, deployment, body (then `_admit_deployment`). Returns a multipart form (None
+        for JSON bodies), also kept as `call.form`."""
         request, operation = call.request, call.operation
         v1 = "deployment" not in request.path_params
         self._check_api_version(call, v1=v1)
