@@ -45,6 +45,8 @@ from ._local import LocalBackend, LocalModelUnavailableError
 from ._outage import DEFAULT_TIMEOUT_SECONDS, OUTAGE_KINDS, Outage
 from ._quota import Admission, Clock, ManualClock, Quota, QuotaLimiter, SystemClock
 from ._records import RecordedRequest
+from ._response_store import DEFAULT_MAX_RESPONSES, ResponseStore, StoredResponse
+from ._responses_api import RESPONSES_SINCE
 from ._spillover import SPILLOVER_HEADER
 from ._tls import ClientCertificate, TestCA
 from ._tokens import (
@@ -63,6 +65,7 @@ __all__ = [
     "DEFAULT_API_KEY",
     "DEFAULT_ENDPOINT",
     "DEFAULT_MAX_BODY_BYTES",
+    "DEFAULT_MAX_RESPONSES",
     "DEFAULT_TENANT_ID",
     "DEFAULT_TIMEOUT_SECONDS",
     "DEFAULT_TOKEN_LIFETIME",
@@ -79,6 +82,7 @@ __all__ = [
     "OUTAGE_KINDS",
     "PREVIEW_VERSIONS",
     "PROVISIONED_SKUS",
+    "RESPONSES_SINCE",
     "SKUS",
     "SPILLOVER_HEADER",
     "TOKEN_EXCHANGE_AUDIENCE",
@@ -112,10 +116,12 @@ __all__ = [
     "QuotaLimiter",
     "RecordedRequest",
     "Reply",
+    "ResponseStore",
     "SchemaBackend",
     "ScriptExhaustedError",
     "ScriptedBackend",
     "StoredFile",
+    "StoredResponse",
     "SystemClock",
     "TestCA",
     "ToolCall",

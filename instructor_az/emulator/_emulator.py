@@ -26,6 +26,7 @@ from ._identity import Identity
 from ._outage import Outage, OutageKind, Outages
 from ._quota import Clock, Quota, QuotaLimiter
 from ._records import RecordedRequest
+from ._response_store import ResponseStore
 from ._tokens import COGNITIVE_SERVICES, DEFAULT_TENANT_ID, access_token
 from ._transport import AsyncEmulatorTransport, EmulatorTransport, _LoopThread
 
@@ -182,6 +183,8 @@ class Emulator:
             self.deployment(name)  # a quota for a deployment that does not exist is a mistake
         self.files = FileStore(lambda: self.quotas.clock)  # Files API (`_files`), on the limiter's clock
         self.batches = BatchStore(self.files, lambda: self.quotas.clock)  # Batch API (`_batches`)
+        #: Responses API responses kept with `store` on (`_response_store`; Azure's default is to store).
+        self.responses = ResponseStore()
         #: The emulated Entra ID and managed identities (`_identity`): apps, tokens, TLS for loopback.
         self.identity = Identity(tenant_id=tenant_id, max_recorded=max_recorded)
         self._loop_thread = _LoopThread()
@@ -299,14 +302,15 @@ class Emulator:
         return self._outages.failures
 
     def reset(self) -> None:
-        """Forget recorded requests, faults, outages and usage, uploaded files and batch jobs, tokens issued;
-        clear a scripted backend's queue."""
+        """Forget recorded requests, faults, outages and usage, uploaded files and batch jobs, stored
+        responses, tokens issued; clear a scripted backend's queue."""
         self.requests.clear()
         self._faults.clear()
         self._outages.reset()
         self.quotas.clear_usage()
         self.files.clear()
         self.batches.clear()
+        self.responses.clear()
         self.identity.reset()
         if isinstance(self.backend, ScriptedBackend):
             self.backend.clear()

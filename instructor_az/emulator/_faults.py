@@ -62,7 +62,8 @@ class Fault:
     """One way for a request to go wrong. Build them with the class methods.
 
     - `rate_limit`: HTTP 429 with `retry-after-ms`, `retry-after` and `x-ratelimit-remaining-*` headers.
-    - `server_error`: HTTP 500, 502 or 503 (optionally with `retry-after-ms`).
+    - `server_error`: HTTP 500, 502 or 503 (optionally with `retry-after-ms`); with `after_chunks`, a
+      streamed Responses API request fails in-band after that many events instead.
     - `latency`: the response is delayed by `seconds` (and each stream chunk by `chunk_seconds`).
     - `drop_connection`: the connection closes after the status line and headers and `after_chunks`
       stream chunks (0: no body at all; a non-streamed body is cut halfway). The SDK raises
@@ -110,8 +111,10 @@ class Fault:
         return cls("rate_limit", status=429, retry_after_ms=retry_after_ms)
 
     @classmethod
-    def server_error(cls, status: int = 500, retry_after_ms: int | None = None) -> Fault:
-        return cls("server_error", status=status, retry_after_ms=retry_after_ms)
+    def server_error(cls, status: int = 500, retry_after_ms: int | None = None, after_chunks: int = 0) -> Fault:
+        """`after_chunks` > 0: a streamed Responses API request fails in-band after that many events
+        (response.failed, then an `error` event), as Azure's Responses streams can; elsewhere the HTTP error."""
+        return cls("server_error", status=status, retry_after_ms=retry_after_ms, after_chunks=after_chunks)
 
     @classmethod
     def latency(cls, seconds: float, chunk_seconds: float = 0.0) -> Fault:
@@ -152,6 +155,8 @@ class Fault:
         parts: list[str] = [self.kind]
         if self.kind == "server_error":
             parts.append(f"status={self.status}")
+            if self.after_chunks:
+                parts.append(f"after_chunks={self.after_chunks}")
         if self.retry_after_ms is not None:
             parts.append(f"retry_after_ms={self.retry_after_ms}")
         if self.kind == "latency":
@@ -178,7 +183,7 @@ class Fault:
             if kind == "rate_limit":
                 return cls.rate_limit(**_ints(params, "retry_after_ms"))
             if kind == "server_error":
-                return cls.server_error(**_ints(params, "status", "retry_after_ms"))
+                return cls.server_error(**_ints(params, "status", "retry_after_ms", "after_chunks"))
             if kind == "latency":
                 return cls.latency(**_floats(params, "seconds", "chunk_seconds"))
             if kind == "drop_connection":
