@@ -51,6 +51,7 @@ from ._faults import FAULT_HEADER, Fault, FaultSpecError, merge_latency
 from ._files import file_routes
 from ._identity_routes import identity_routes
 from ._outage import Outage, is_data_plane
+from ._responses_api import ResponsesAPI
 
 if TYPE_CHECKING:
     from ._emulator import Emulator
@@ -127,6 +128,7 @@ class EmulatorApp:
                 Route("/openai/deployments", self._list_deployments, methods=["GET"]),
                 *file_routes(self),
                 *batch_routes(self),
+                *ResponsesAPI(self).routes(),  # the Responses API (`_responses_api`)
                 *control_routes(emulator),
                 *identity_routes(emulator),
                 Route("/{path:path}", self._not_found, methods=["GET", "POST", "PUT", "DELETE", "PATCH"]),
