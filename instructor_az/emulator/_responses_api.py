@@ -259,8 +259,9 @@ class ResponsesAPI:
             plan = self._admit_deployment(call)
             stream = bool(call.body.get("stream"))
             latency = await self._take_faults(call, stream=stream)
-            if not stream and self._prompt_filter(call) is not None:
-                raise wire.prompt_filtered(self._prompt_filter(call).flagged, api_version=call.api_version)  # type: ignore[union-attr]
+            filtered = self._prompt_filter(call)
+            if filtered is not None and not stream:
+                raise wire.prompt_filtered(filtered.flagged, api_version=call.api_version)
             return await self._generate(call, plan, latency, stream=stream)
         except wire.AzureError:
             if call.quota is not None:

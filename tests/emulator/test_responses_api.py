@@ -704,3 +704,35 @@ def test_other_operations_refuse_the_responses_api() -> None:
         assert _error(caught.value)["code"] == "OperationNotSupported"
     finally:
         emulator.close()
+
+
+def test_images_files_and_json_mode_reach_the_backend(emulator: Emulator, azure: AzureOpenAI) -> None:
+    seen = Seen({"answer": "a cat"})
+    emulator.scripted.push(seen)
+    response = azure.responses.create(
+        model="gpt-4o",
+        instructions="Reply in JSON.",
+        input=[
+            {
+                "role": "user",
+                "content": [
+                    {"type": "input_text", "text": "What is in this image?"},
+                    {"type": "input_image", "image_url": "https://example.invalid/cat.png", "detail": "auto"},
+                    {
+                        "type": "input_file",
+                        "filename": "a.pdf",
+                        "file_data": "data:application/pdf;base64,AAAA",
+                    },
+                ],
+            }
+        ],
+        text={"format": {"type": "json_object"}},
+    )
+    assert json.loads(response.output_text) == {"answer": "a cat"}
+    request = seen.requests[0]
+    assert request.response_format == {"type": "json_object"}
+    assert [part["type"] for part in seen.messages[1]["content"]] == ["text", "image_url", "file"]
+    assert seen.messages[1]["content"][1]["image_url"] == {
+        "url": "https://example.invalid/cat.png",
+        "detail": "auto",
+    }
