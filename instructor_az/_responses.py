@@ -186,7 +186,9 @@ class ResponsesPlan(Plan):
         if request.get("store") is not False and response_id and finished:
             return {**request, "previous_response_id": response_id, "input": follow}
         echoed = [_as_input_item(item) for item in output]
-        return {**request, "input": [*request["input"], *echoed, *follow]}
+        sent = request["input"]
+        before = [{"role": "user", "content": sent}] if isinstance(sent, str) else list(sent)
+        return {**request, "input": [*before, *echoed, *follow]}
 
 
 def _as_input_item(item: Any) -> JSON:

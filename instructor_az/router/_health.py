@@ -55,6 +55,7 @@ class TargetHealth:
 
 class _State:
     __slots__ = (
+        "cooled_at",
         "cooling_until",
         "failed",
         "failures",
@@ -71,6 +72,7 @@ class _State:
 
     def __init__(self) -> None:
         self.cooling_until = -math.inf
+        self.cooled_at = -math.inf  # when the current (or last) cooldown began
         self.reason: str | None = None
         self.failures = 0
         self.trips = 0
@@ -196,10 +198,11 @@ class Pool:
             if headers is not None:
                 for name in RATE_HEADERS:
                     value = _int(headers.get(name))
-                    if value is None:
+                    if value is None or value < 0:  # Azure's Responses API reports -1: not known
+                        state.remaining.pop(name, None)
                         continue
                     state.remaining[name] = value
-                    if value <= 0 and self.quota_pause > 0:
+                    if value == 0 and self.quota_pause > 0:
                         # Azure says its window is used up: the next request would earn a 429. Skip
                         # the target briefly instead (a 429 then says exactly how long).
                         state.reason = f"{name}: 0; skipped for {self.quota_pause:g} s"
@@ -217,6 +220,7 @@ class Pool:
         what: str,
         counts: bool = True,
         in_flight: bool = True,
+        started: float | None = None,
     ) -> float | None:
         """A failed request: the cooldown it starts (seconds), if any. `counts=False`: the failure says
         nothing of the target's health (a content filter's verdict)."""
@@ -228,6 +232,10 @@ class Pool:
             if not counts:
                 return None
             state.failed += 1
+            if started is not None and started <= state.cooled_at and not rate_limited:
+                # Sent before the target was taken out: the failure that took it out says the same,
+                # so it neither escalates the cooldown nor counts as a failed probe.
+                return None
             if rate_limited:
                 state.rate_limited += 1
                 seconds = retry_after if retry_after is not None else self.cooldown
@@ -255,6 +263,7 @@ class Pool:
     @staticmethod
     def _cool(state: _State, now: float, seconds: float) -> float:
         state.cooling_until = max(state.cooling_until, now + seconds)
+        state.cooled_at = now
         return seconds
 
     # --- the router as a whole ---------------------------------------------------------------------

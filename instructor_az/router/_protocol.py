@@ -137,6 +137,7 @@ def route(
                     retry_after=_retry_after(exc) if reason in ("rate_limit", "server_error") else None,
                     what=_what(exc, reason),
                     counts=reason != "content_filter",
+                    started=started,
                 )
                 failures.append((target.label, exc))
                 tried.append(target.label)

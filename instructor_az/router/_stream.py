@@ -43,7 +43,13 @@ class _Base:
     def _broke(self, exc: BaseException) -> StreamInterrupted:
         if not self._over:
             self._over = True
-            self._pool.failed(self._routed.target, rate_limited=False, retry_after=None, what="stream broke")
+            self._pool.failed(
+                self._routed.target,
+                rate_limited=False,
+                retry_after=None,
+                what="stream broke",
+                started=self._routed.started,
+            )
         request = getattr(getattr(self._stream, "response", None), "request", None)
         error = StreamInterrupted(self.target, self._chunks, exc, request)
         scrub(error)

@@ -5,21 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from pydantic import BaseModel
 
 from instructor_az.emulator import Emulator
-
-MESSAGES = [{"role": "user", "content": "John is 30 years old"}]
-
-
-class User(BaseModel):
-    name: str
-    age: int
-
-
-def chat_requests(emulator: Emulator) -> int:
-    """Chat requests a region received (whatever their status)."""
-    return sum(1 for r in emulator.requests if r.path.endswith("/chat/completions"))
 
 
 @pytest.fixture
@@ -28,13 +15,3 @@ def regions() -> Iterator[tuple[Emulator, Emulator, Emulator]]:
     yield made
     for emulator in made:
         emulator.close()
-
-
-class Clock:
-    """A time source the router reads (`Router(clock=...)`): cooldowns measured exactly."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now

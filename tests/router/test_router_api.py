@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import MESSAGES, User, chat_requests
+from router_kit import MESSAGES, User, chat_requests
 
 import instructor_az
 from instructor_az import ConfigurationError, Mode

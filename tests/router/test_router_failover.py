@@ -7,8 +7,8 @@ import concurrent.futures
 import threading
 
 import pytest
-from conftest import MESSAGES, Clock, User, chat_requests
 from openai import InternalServerError, NotFoundError, RateLimitError
+from router_kit import MESSAGES, Clock, User, chat_requests
 
 import instructor_az
 from instructor_az import ContentFilterError, PromptFilterError
@@ -344,3 +344,28 @@ def test_the_pipeline_runs_over_a_router_while_a_region_goes_down(regions) -> No
     assert results.summary.failed == 0
     assert [r.status for r in east.requests].count(503) > 0
     assert served[40:].count("westus") > served[40:].count("eastus")
+
+
+def test_a_request_sent_before_a_cooldown_does_not_lengthen_it(regions) -> None:
+    """Requests in flight when a target is taken out fail too: they say nothing new about it."""
+    east, west, _ = regions
+    clock = Clock()
+    router = _router(regions, strategy="ordered", clock=clock, cooldown=5, failures_to_cool=1)
+    east.inject(Fault.latency(0.2), times=1)  # the first request is slow, and fails late
+    east.inject(Fault.server_error(503), times=2)
+    results = []
+
+    def slow() -> None:
+        results.append(router.chat.completions.create(model="gpt-4o", messages=MESSAGES))
+
+    first = threading.Thread(target=slow)
+    first.start()
+    while router.health()[0].in_flight == 0:  # the slow one is on its way to east
+        pass
+    router.chat.completions.create(model="gpt-4o", messages=MESSAGES)  # takes east out for 5 s
+    first.join()
+    east_health = router.health()[0]
+    assert east_health.cooling_for == pytest.approx(5)  # not doubled by the late failure
+    assert east_health.failed == 2
+    assert len(results) == 1
+    assert chat_requests(west) == 2

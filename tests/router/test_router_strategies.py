@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from conftest import MESSAGES, User, chat_requests
 from openai import AzureOpenAI
+from router_kit import MESSAGES, User, chat_requests
 
 import instructor_az
 from instructor_az.emulator import DEFAULT_API_KEY, LATEST_GA, Emulator, Fault

@@ -4,8 +4,8 @@ after it does not restart anywhere, it raises `StreamInterrupted`."""
 from __future__ import annotations
 
 import pytest
-from conftest import MESSAGES, User, chat_requests
 from openai import APIConnectionError
+from router_kit import MESSAGES, User, chat_requests
 
 import instructor_az
 from instructor_az.emulator import DEFAULT_API_KEY, Fault
