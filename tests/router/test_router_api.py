@@ -7,7 +7,7 @@ from router_kit import MESSAGES, User, chat_requests
 
 import instructor_az
 from instructor_az import ConfigurationError, Mode
-from instructor_az.emulator import DEFAULT_API_KEY, Emulator, Fault
+from instructor_az.emulator import DEFAULT_API_KEY, Emulator, Fault, Quota
 from instructor_az.router import AsyncRouter, Group, Router, Target, from_config
 
 
@@ -229,3 +229,17 @@ def test_what_a_router_does_not_route_says_where_to_go(regions) -> None:
     client = instructor_az.from_openai(Router([Target(east.client(), name="eastus")]))
     with pytest.raises(AttributeError, match=r"targets\[i\]\.client\.files"):
         client.files.list()
+
+
+def test_a_ptu_target_spills_over_inside_azure_and_the_hook_says_so(regions) -> None:
+    east, _, _ = regions
+    east.quotas.set(Quota(rpm=6, rpm_period=10), deployment="gpt-4o-ptu")  # one request a window
+    router = Router([Target(east.client(), name="eastus-ptu", model="gpt-4o-ptu", spillover="gpt-4o")])
+    served = []
+    router.on("route:served", served.append)
+    for _ in range(2):
+        router.chat.completions.create(model="gpt-4o", messages=MESSAGES)
+    assert [s.spillover_from for s in served] == [None, "gpt-4o-ptu"]  # the second spilled to gpt-4o
+    assert [r.deployment for r in east.requests] == ["gpt-4o-ptu", "gpt-4o"]  # who served each
+    assert "/deployments/gpt-4o-ptu/" in east.requests[1].path  # both were sent to the PTU
+    assert router.health()[0].rate_limited == 0  # Azure served it: no 429 reached the router
