@@ -51,6 +51,12 @@ def request_rows(
     """Each input's row and the protocol state of its request (None for an input that cannot be sent).
     Ids are not checked for repeats here: `write_requests` does it in 8 bytes a row."""
     wrapped = _wrap(client)
+    if wrapped._api == "responses" or wrapped.mode.is_responses:
+        raise ConfigurationError(
+            "Azure's Batch API takes chat completions lines (/chat/completions; its batch docs list no "
+            "Responses endpoint): use a chat mode (Mode.TOOLS, Mode.JSON_SCHEMA, Mode.AUTO) for batch jobs, "
+            "and the Responses API online (extract_many(client.responses, ...))"
+        )
     for row in rows(inputs, prompt, unique=False):
         if row.error is not None:
             yield row, None

@@ -81,3 +81,14 @@ def test_inbuilt_tools_ride_along_with_the_function(emulator: Emulator) -> None:
         client.responses.create(
             response_model=User, input=TEXT, tools=[{"type": "function", "name": "x", "parameters": {}}]
         )
+
+
+def test_batch_jobs_stay_on_chat_completions(emulator: Emulator, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Azure's Batch API documents chat completions lines only: a Responses client is refused, saying so."""
+    from instructor_az.batch import submit_batch
+
+    client = wrap(emulator, Mode.RESPONSES_JSON_SCHEMA)
+    with pytest.raises(instructor_az.ConfigurationError, match="chat mode"):
+        submit_batch(client, ["John is 30"], tmp_path / "job", response_model=User, model="gpt-4o-batch")
+    assert not any((tmp_path / "job").glob("*.jsonl"))
+    assert len(emulator.requests) == 0  # nothing uploaded
