@@ -337,6 +337,9 @@ class Pacer:
     def _grow(self, ticket: Ticket, headers: Mapping[str, str]) -> None:
         requests = _header_number(headers, "x-ratelimit-remaining-requests")
         tokens = _header_number(headers, "x-ratelimit-remaining-tokens")
+        # Azure's Responses API reports -1 for a window it does not count in the headers: not known.
+        requests = None if requests is not None and requests < 0 else requests
+        tokens = None if tokens is not None and tokens < 0 else tokens
         if ticket.epoch != self._epoch:
             return  # sent before the current window began: what it says is about the last one
         # What remained when this request arrived, less what was sent after it (counted since by Azure,

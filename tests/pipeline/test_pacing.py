@@ -151,3 +151,16 @@ async def test_the_windows_length_is_learned_from_429s_and_waited_out() -> None:
     assert nxt.predicted  # sent at the next window's start, not as a probe every PROBE_SECONDS
     assert not nxt.probe or nxt.predicted
     assert time.monotonic() - waited_from <= 0.2 + 0.05
+
+
+async def test_a_minus_one_window_is_not_known_not_used_up() -> None:
+    """Azure's Responses API reports x-ratelimit-remaining-tokens (and sometimes -requests) as -1."""
+    pacer = Pacer("auto")
+    first = await pacer.acquire(300, 300)
+    pacer.release(
+        first,
+        used=300,
+        headers={"x-ratelimit-remaining-tokens": "-1", "x-ratelimit-remaining-requests": "-1"},
+    )
+    for _ in range(4):  # no phantom empty window: no probe, no wait
+        assert not (await pacer.acquire(300, 300)).probe
