@@ -26,7 +26,8 @@ from ._target import Group, Strategy, Target, capabilities, check_tree, kind_of
 
 DEFAULT_COOLDOWN = 10.0
 DEFAULT_FAILURES_TO_COOL = 3
-DEFAULT_MAX_COOLDOWN = 300.0
+#: A failed probe doubles the cooldown up to this: a region that recovers is back within a minute.
+DEFAULT_MAX_COOLDOWN = 60.0
 DEFAULT_MAX_RETRIES = 2
 DEFAULT_MAX_WAIT = 60.0
 
