@@ -202,9 +202,10 @@ class Pool:
                         state.remaining.pop(name, None)
                         continue
                     state.remaining[name] = value
-                    if value == 0 and self.quota_pause > 0:
+                    if value == 0 and self.quota_pause > 0 and target.spillover is None:
                         # Azure says its window is used up: the next request would earn a 429. Skip
-                        # the target briefly instead (a 429 then says exactly how long).
+                        # the target briefly instead (a 429 then says exactly how long). Not a PTU
+                        # with a spillover deployment: Azure serves its overflow there.
                         state.reason = f"{name}: 0; skipped for {self.quota_pause:g} s"
                         self._cool(state, self.now(), self.quota_pause)
             if done:
