@@ -36,6 +36,7 @@ from .dsl.iterable import IterableBase
 from .router._client import AsyncRouter, Router, is_router
 from .streaming._assemble import partial_target
 from .streaming._consume import StreamKind, check_streamable
+from .telemetry import observer_for, with_headers
 
 T = TypeVar("T")
 ClientT = TypeVar("ClientT", OpenAI, AsyncOpenAI)
@@ -93,6 +94,7 @@ class _Chat:
 
 class _Base(Generic[ClientT]):
     client: ClientT
+    _is_async = False
 
     def __init__(
         self,
@@ -139,14 +141,23 @@ class _Base(Generic[ClientT]):
     def _sdk_create(self) -> Callable[..., Any]:
         return self._create_for(self._api)
 
-    def _create_for(self, api: str) -> Callable[..., Any]:
-        """The SDK call a request of `api` ("chat" or "responses") goes to."""
+    def _create_for(self, api: str, state: Attempts | None = None) -> Callable[..., Any]:
+        """The SDK call a request of `api` ("chat" or "responses") goes to. With telemetry on
+        (`state.observer`), the SDK's raw response is asked for, so the attempt's span gets Azure's
+        region and deployment headers."""
         client: Any = self.client
         if api == "chat" and self._raw_create is not None:
             return self._raw_create
         if is_router(client):  # its `route:*` events reach this client's hooks too
             client = client.with_hooks(self.hooks)
-        create: Callable[..., Any] = client.responses.create if api == "responses" else client.chat.completions.create
+        resource = client.responses if api == "responses" else client.chat.completions
+        # (Not beside openai-v2's instrumentation: it reads the parsed object the SDK call returns.)
+        if state is not None and state.observer is not None and not state.observer.inner_spans:
+            traced: Callable[..., Any] = with_headers(
+                resource.with_raw_response.create, state.observer, self._is_async
+            )
+            return traced
+        create: Callable[..., Any] = resource.create
         return create
 
     def _with_defaults(self, kwargs: dict[str, Any]) -> dict[str, Any]:
@@ -222,6 +233,14 @@ class _Base(Generic[ClientT]):
         if self.mode is Mode.AUTO and mode in (Mode.JSON_SCHEMA, Mode.RESPONSES_JSON_SCHEMA):
             tools = Mode.RESPONSES_TOOLS if mode.is_responses else Mode.TOOLS
             replan = self._tools_instead(response_model, dict(kwargs), stream, tools)
+        observer = observer_for(
+            response_model=plan.target.display_name,
+            mode=plan.mode.value,
+            api=plan.api,
+            model=kwargs.get("model"),
+            client=self.client,
+            stream=stream,
+        )
         return Attempts(
             plan,
             request,
@@ -229,6 +248,7 @@ class _Base(Generic[ClientT]):
             hooks=self.hooks,
             after_completion=self._after_completion,
             replan=replan,
+            observer=observer,
         )
 
     def mode_for(self, deployment: Any) -> Mode:
@@ -340,7 +360,7 @@ class Instructor(_Base[OpenAI]):
     ) -> Iterator[Any]:
         state = self._attempts(response_model, kwargs, context, validation_context, stream=kind)
         policy = retrying_for(max_retries)
-        return stream_sync(self._create_for(state.plan.api), state, policy, kind)
+        return stream_sync(self._create_for(state.plan.api, state), state, policy, kind)
 
     def create_with_completion(
         self,
@@ -354,7 +374,7 @@ class Instructor(_Base[OpenAI]):
         """`(value, completion)`: the validated value and the raw completion it came from."""
         state = self._attempts(response_model, kwargs, context, validation_context)
         policy = retrying_for(max_retries)
-        value = run_sync(self._create_for(state.plan.api), state, policy)
+        value = run_sync(self._create_for(state.plan.api, state), state, policy)
         return value, state.last_completion
 
     def create_partial(
@@ -392,6 +412,8 @@ class Instructor(_Base[OpenAI]):
 
 class AsyncInstructor(_Base[AsyncOpenAI]):
     """An async openai client (`AsyncAzureOpenAI` or `AsyncOpenAI`) taking `response_model=`."""
+
+    _is_async = True
 
     def create(
         self,
@@ -441,7 +463,7 @@ class AsyncInstructor(_Base[AsyncOpenAI]):
     ) -> Any:
         state = self._attempts(response_model, kwargs, context, validation_context)
         policy = retrying_for(max_retries)
-        value = await run_async(self._create_for(state.plan.api), state, policy)
+        value = await run_async(self._create_for(state.plan.api, state), state, policy)
         return (value, state.last_completion) if with_completion else value
 
     def _stream(
@@ -455,7 +477,7 @@ class AsyncInstructor(_Base[AsyncOpenAI]):
     ) -> AsyncIterator[Any]:
         state = self._attempts(response_model, kwargs, context, validation_context, stream=kind)
         policy = retrying_for(max_retries)
-        return stream_async(self._create_for(state.plan.api), state, policy, kind)
+        return stream_async(self._create_for(state.plan.api, state), state, policy, kind)
 
     def create_partial(
         self,

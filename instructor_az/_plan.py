@@ -59,14 +59,19 @@ def _json_text(content: str) -> str:
     return text
 
 
+def validation_errors(error: BaseException) -> list[Mapping[str, Any]]:
+    """A validation error's problems, one mapping each (`loc` or `path`, `msg`, `input`)."""
+    if isinstance(error, ValidationError):
+        return list(pydantic_errors(error))
+    if isinstance(error, ResponseParseError) and error.errors:
+        return list(error.errors)
+    return []
+
+
 def format_errors(error: BaseException) -> str:
     """Validation errors as short lines for a re-ask message."""
-    items: Sequence[Mapping[str, Any]]
-    if isinstance(error, ValidationError):
-        items = pydantic_errors(error)
-    elif isinstance(error, ResponseParseError) and error.errors:
-        items = error.errors
-    else:
+    items: Sequence[Mapping[str, Any]] = validation_errors(error)
+    if not items:
         return str(error)
     lines = []
     for item in items:

@@ -37,7 +37,7 @@ from ._errors import (
 )
 from ._hooks import Hooks, log
 from ._inputs import check_policy
-from ._plan import Plan
+from ._plan import Plan, format_errors, validation_errors
 from ._redact import scrub
 from .streaming._consume import StreamConsumer, StreamKind, final_value
 
@@ -121,8 +121,11 @@ class Attempts:
         hooks: Hooks,
         after_completion: list[Callable[[Any, Any], Any]],
         replan: Callable[[BaseException], tuple[Plan, JSON] | None] | None = None,
+        observer: Any = None,
     ) -> None:
         self.plan = plan
+        #: the call's telemetry (`instructor_az.telemetry`), told each step; None when it is off
+        self.observer = observer
         self.request = request
         #: another plan for the same call when the first request is refused (`Mode.AUTO`), or None
         self.replan = replan
@@ -138,9 +141,16 @@ class Attempts:
     def next_request(self, **extra: Any) -> JSON:
         """The kwargs of the next request (with `extra`, e.g. `stream=True`), as hooks see them."""
         request = {**self.request, **extra} if extra else self.request
+        if self.observer is not None:  # first: the hooks and the SDK call run inside the attempt's span
+            self.observer.attempt_started(request)
         if self.hooks:
             self.hooks.emit("completion:kwargs", **redacted(request))
         return request
+
+    def sent(self) -> None:
+        """The request is out (answered, failed, or its stream begun)."""
+        if self.observer is not None:
+            self.observer.sent()
 
     def replanned(self, exc: BaseException) -> bool:
         """Whether a refused request is sent again under another plan (once, before any answer)."""
@@ -164,7 +174,9 @@ class Attempts:
             filtered = prompt_filter_error(exc)
             if filtered is not None:
                 filtered.usage = self.usage
-                return scrub(filtered)
+                exc = scrub(filtered)
+        if self.observer is not None:
+            self.observer.failed(exc)
         return exc
 
     def receive(self, completion: Any) -> Any:
@@ -177,6 +189,8 @@ class Attempts:
             self.hooks.emit("completion:response", completion)
             # The running total, a frozen snapshot (estimated parts say so: `Usage.estimated_requests`).
             self.hooks.emit("completion:usage", self.usage, attempt_number=number)
+        if self.observer is not None:
+            self.observer.answered(completion, usage)
         try:
             self.plan.check_answer(completion, usage, self.usage)
             value = self.plan.parse(completion, self.context)
@@ -186,8 +200,12 @@ class Attempts:
         except AzureResponseError as exc:
             self.attempts.append(Attempt(number, completion, exc, usage))
             exc.usage = self.usage
+            if self.observer is not None:
+                self.observer.failed(exc)
             raise
         self.attempts.append(Attempt(number, completion, None, usage))
+        if self.observer is not None:
+            self.observer.succeeded()
         if number > 1:  # a copy: the completion hooks saw keeps the usage Azure reported for it
             completion = self.last_completion = _with_total_usage(completion, self.usage)
         for callback in self.after_completion:
@@ -205,9 +223,13 @@ class Attempts:
             self.last_completion = completion
             if self.hooks:
                 self.hooks.emit("completion:usage", self.usage, attempt_number=len(self.attempts) + 1)
+            if self.observer is not None:
+                self.observer.answered(completion, usage)
         self.attempts.append(Attempt(len(self.attempts) + 1, completion, exc, usage))
         if self.hooks:
             self.hooks.emit("parse:error", exc)
+        if self.observer is not None:
+            self.observer.rejected(exc, validation_errors(exc), format_errors(exc))
         self.request = self.plan.reask_request(self.request, completion, exc, accepted=len(self.yielded_items))
 
     def last_attempt(self, last: BaseException | None) -> None:
@@ -299,12 +321,15 @@ class _Final(Exception):
 def _send(state: Attempts, **extra: Any) -> Generator[_Op, Any, Any]:
     """The attempt's request, sent; a request refused for its plan goes again under the new one."""
     while True:
+        request = state.next_request(**extra)
         try:
-            return (yield _Create(state.next_request(**extra)))
+            return (yield _Create(request))
         except Exception as exc:
             if state.replanned(exc):
                 continue
             raise _Final(state.request_failed(exc)) from exc
+        finally:
+            state.sent()
 
 
 def _answer(state: Attempts) -> Generator[_Op, Any, Any]:
@@ -333,6 +358,8 @@ def _stream(state: Attempts, kind: StreamKind) -> Generator[_Op, Any, Any]:
                 raise
             if continuation is not None:
                 found = continuation.take(found)
+            if found and state.observer is not None:
+                state.observer.first_output()
             for item in found:
                 yield _Emit(item)
         value = state.receive(consumer.completion())
@@ -401,6 +428,21 @@ def _call(
     state: Attempts, policy: Retrying | AsyncRetrying, attempt: Callable[[], Generator[_Op, Any, Any]]
 ) -> Generator[_Op, Any, Any]:
     """Attempts under the user's tenacity policy; re-asks on validation errors only."""
+    if state.observer is None:
+        return (yield from _attempts(state, policy, attempt))
+    error: BaseException | None = None
+    try:
+        return (yield from _attempts(state, policy, attempt))
+    except BaseException as exc:
+        error = None if isinstance(exc, GeneratorExit) else exc
+        raise
+    finally:
+        state.observer.ended(error, state.usage, len(state.attempts))
+
+
+def _attempts(
+    state: Attempts, policy: Retrying | AsyncRetrying, attempt: Callable[[], Generator[_Op, Any, Any]]
+) -> Generator[_Op, Any, Any]:
     retry_state = RetryCallState(policy, None, (), {})
     while True:
         if policy.before is not None:

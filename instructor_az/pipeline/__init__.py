@@ -13,6 +13,7 @@ same engine (`_engine.Engine`) on an event loop.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import queue
 import threading
 from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
@@ -105,8 +106,12 @@ class Results:
             finally:
                 handoff.put(_END)
 
+        # The caller's context goes along (telemetry: a run started inside a span is its child).
         thread = threading.Thread(
-            target=asyncio.run, args=(pump(),), name="instructor-az-pipeline", daemon=True
+            target=contextvars.copy_context().run,
+            args=(asyncio.run, pump()),
+            name="instructor-az-pipeline",
+            daemon=True,
         )
         thread.start()
         ready.wait()

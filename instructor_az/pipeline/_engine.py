@@ -12,14 +12,17 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextvars
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from openai import APIConnectionError, APIStatusError, AsyncOpenAI, OpenAI, RateLimitError
 
+from .. import telemetry
 from .._client import DEFAULT_MAX_RETRIES, AsyncInstructor, Instructor, from_openai
 from .._errors import ConfigurationError
+from .._mode import Mode
 from .._plan import compile_plan
 from .._run import Attempts, retrying_for, run_async
 from ..router._client import AsyncRouter, Router, is_router
@@ -52,6 +55,10 @@ def _wrap(client: Any) -> Instructor | AsyncInstructor:
         "extract_many() needs a client from instructor_az.from_openai(...) (or an AzureOpenAI / "
         f"AsyncAzureOpenAI or a Router, wrapped in the default mode), got {type(client).__name__}"
     )
+
+
+def compile_plan_name(response_model: Any) -> str:
+    return compile_plan(response_model, Mode.TOOLS).target.display_name
 
 
 def _transient(exc: BaseException) -> bool:
@@ -160,7 +167,10 @@ class Engine:
                 raise
             return raw.headers, raw.parse()
 
-        return await asyncio.get_running_loop().run_in_executor(executor, call)
+        # In the caller's context (telemetry: the attempt's span stays the parent of the HTTP call).
+        return await asyncio.get_running_loop().run_in_executor(
+            executor, contextvars.copy_context().run, call
+        )
 
     def _paced_create(
         self, pacer: Pacer, executor: concurrent.futures.Executor | None, counts: dict[str, Any]
@@ -300,7 +310,15 @@ class Engine:
                 self._update(pacer, started)
                 finished.put_nowait((row.index, outcome))
 
-        workers = [asyncio.create_task(worker()) for _ in range(pacer.max_concurrency)]
+        run_span = telemetry.start_run(
+            "instructor_az.pipeline",
+            **{
+                "instructor_az.response_model": compile_plan_name(self.response_model),
+                "gen_ai.request.model": self.kwargs.get("model"),
+            },
+        )
+        with telemetry.parent_of(run_span):  # the rows' tasks copy it: their calls are its children
+            workers = [asyncio.create_task(worker()) for _ in range(pacer.max_concurrency)]
         all_done: asyncio.Future[Any] = asyncio.ensure_future(asyncio.gather(*workers))
         pending: dict[int, Any] = {}
         next_index = 0
@@ -334,6 +352,16 @@ class Engine:
             if executor is not None:
                 executor.shutdown(wait=False)
             self._update(pacer, started)
+            telemetry.end_run(
+                run_span,
+                failure[0] if failure else None,
+                **{
+                    "instructor_az.rows.ok": self.summary.succeeded,
+                    "instructor_az.rows.failed": self.summary.failed,
+                    "instructor_az.requests": self.summary.requests,
+                    "instructor_az.rate_limited": self.summary.rate_limited,
+                },
+            )
 
     def _update(self, pacer: Pacer, started: float) -> None:
         s = self.summary

@@ -1,0 +1,182 @@
+"""OpenTelemetry for extraction: a span per call, a child span per attempt, GenAI metrics.
+
+Needs the `telemetry` extra (`pip install "instructor-az[telemetry]"`: opentelemetry-api). It is on
+whenever an OpenTelemetry SDK tracer provider is set (and off otherwise, at no cost): every `create`
+call, re-ask and stream is traced, and pipeline runs are parents of their rows. See
+docs/observability.md. `disable()` / `enable(tracer_provider=..., meter_provider=...)` switch it for
+the process (or point it at providers other than the global ones); message content is recorded only
+with `OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=true` (the conventions' switch).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from typing import Any
+
+try:
+    from opentelemetry import context as otel_context
+    from opentelemetry import metrics, trace
+except ImportError:  # pragma: no cover - the extra is not installed: telemetry is off
+    trace = None  # type: ignore[assignment]
+
+SCOPE = "instructor_az"
+CAPTURE_ENV = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
+_state: dict[str, Any] = {
+    "enabled": True,
+    "tracer_provider": None,
+    "meter_provider": None,
+    "tracer": (None, None),  # (provider, its tracer): made once per provider
+    "instruments": (None, None),
+}
+
+
+def enable(tracer_provider: Any = None, meter_provider: Any = None) -> None:
+    """Trace calls (the default: whenever a global tracer provider is set). `tracer_provider` /
+    `meter_provider`: use these instead of the global ones (as OpenTelemetry instrumentors take them)."""
+    _state["enabled"] = True
+    _state["tracer_provider"] = tracer_provider
+    _state["meter_provider"] = meter_provider
+
+
+def disable() -> None:
+    """Trace nothing, whatever tracer provider is set (until `enable()`)."""
+    _state["enabled"] = False
+    _state["tracer_provider"] = _state["meter_provider"] = None
+
+
+def _tracer() -> Any:
+    """This library's tracer, or None when nothing would record its spans."""
+    if trace is None or not _state["enabled"]:
+        return None
+    provider = _state["tracer_provider"] or trace.get_tracer_provider()
+    if isinstance(provider, (trace.ProxyTracerProvider, trace.NoOpTracerProvider)):
+        return None
+    cached, tracer = _state["tracer"]
+    if cached is not provider:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            own = version("instructor-az")
+        except PackageNotFoundError:  # pragma: no cover
+            own = None
+        tracer = provider.get_tracer(SCOPE, own)
+        _state["tracer"] = (provider, tracer)
+    return tracer
+
+
+def _instruments() -> Any:
+    provider = _state["meter_provider"] or metrics.get_meter_provider()
+    if type(provider).__name__ in ("_ProxyMeterProvider", "NoOpMeterProvider"):
+        return None
+    cached, made = _state["instruments"]
+    if cached is not provider:
+        from ._metrics import instruments
+
+        made = instruments(provider.get_meter(SCOPE))
+        _state["instruments"] = (provider, made)
+    return made
+
+
+def _openai_v2_on() -> bool:
+    """Whether opentelemetry-instrumentation-openai-v2 instruments the SDK (it then makes the
+    inference spans and the gen_ai.client.* metrics; ours nest under it without counting twice)."""
+    try:
+        from opentelemetry.instrumentation.openai_v2 import OpenAIInstrumentor
+    except ImportError:
+        return False
+    return bool(OpenAIInstrumentor().is_instrumented_by_opentelemetry)  # type: ignore[no-untyped-call]
+
+
+def observer_for(
+    *, response_model: str, mode: str, api: str, model: Any, client: Any, stream: str | None
+) -> Any:
+    """A `CallObserver` for one call, or None (telemetry off: nothing is done per call)."""
+    tracer = _tracer()
+    if tracer is None:
+        return None
+    from ._observer import CallObserver
+
+    capture = os.environ.get(CAPTURE_ENV, "").strip().lower() in ("1", "true", "yes")
+    return CallObserver(
+        tracer,
+        _instruments(),
+        response_model=response_model,
+        mode=mode,
+        api=api,
+        model=model if isinstance(model, str) else None,
+        client=client,
+        stream=stream,
+        capture_content=capture,
+        inner_spans=_openai_v2_on(),
+    )
+
+
+def with_headers(raw_create: Any, observer: Any, is_async: bool) -> Any:
+    """The SDK's `with_raw_response.create`, its headers handed to the attempt's span, the parsed
+    object returned (a completion, or a stream)."""
+    if is_async:
+
+        async def acreate(**request: Any) -> Any:
+            raw = await raw_create(**request)
+            observer.headers(raw.headers)
+            return raw.parse()
+
+        return acreate
+
+    def create(**request: Any) -> Any:
+        raw = raw_create(**request)
+        observer.headers(raw.headers)
+        return raw.parse()
+
+    return create
+
+
+def start_run(name: str, **attributes: Any) -> Any:
+    """A parent span for a pipeline or batch run (None when telemetry is off). Not made current: a
+    run yields to its caller, so its rows get it as parent through `parent_of` instead."""
+    tracer = _tracer()
+    if tracer is None:
+        return None
+    return tracer.start_span(name, attributes={k: v for k, v in attributes.items() if v is not None})
+
+
+@contextlib.contextmanager
+def parent_of(span: Any) -> Iterator[None]:
+    """`span` current inside the block (where a run creates the tasks of its rows, which copy it)."""
+    if span is None or trace is None:
+        yield
+        return
+    token = otel_context.attach(trace.set_span_in_context(span))
+    try:
+        yield
+    finally:
+        otel_context.detach(token)
+
+
+def end_run(span: Any, error: BaseException | None = None, **attributes: Any) -> None:
+    if span is None:
+        return
+    for key, value in attributes.items():
+        if value is not None:
+            span.set_attribute(key, value)
+    if error is not None:
+        from opentelemetry.trace import Status, StatusCode
+
+        span.set_attribute("error.type", type(error).__name__)
+        span.set_status(Status(StatusCode.ERROR, type(error).__name__))
+    span.end()
+
+
+__all__ = [
+    "CAPTURE_ENV",
+    "SCOPE",
+    "disable",
+    "enable",
+    "end_run",
+    "observer_for",
+    "parent_of",
+    "start_run",
+    "with_headers",
+]
