@@ -214,7 +214,11 @@ class _Base(Generic[ClientT]):
         context: Mapping[str, Any] | None,
         validation_context: Mapping[str, Any] | None,
         stream: StreamKind | None = None,
+        *,
+        observe: bool = True,
     ) -> Attempts:
+        """One call's protocol state. `observe=False`: no telemetry for it (a batch row's request,
+        written to a file: no call runs; `_observer` gives it one if it goes on online)."""
         if context is not None and validation_context is not None:
             raise ConfigurationError("pass context= or validation_context= (the same thing), not both")
         check_context(context, "context")
@@ -233,14 +237,7 @@ class _Base(Generic[ClientT]):
         if self.mode is Mode.AUTO and mode in (Mode.JSON_SCHEMA, Mode.RESPONSES_JSON_SCHEMA):
             tools = Mode.RESPONSES_TOOLS if mode.is_responses else Mode.TOOLS
             replan = self._tools_instead(response_model, dict(kwargs), stream, tools)
-        observer = observer_for(
-            response_model=plan.target.display_name,
-            mode=plan.mode.value,
-            api=plan.api,
-            model=kwargs.get("model"),
-            client=self.client,
-            stream=stream,
-        )
+        observer = self._observer(plan, kwargs, stream) if observe else None
         return Attempts(
             plan,
             request,
@@ -249,6 +246,17 @@ class _Base(Generic[ClientT]):
             after_completion=self._after_completion,
             replan=replan,
             observer=observer,
+        )
+
+    def _observer(self, plan: Any, kwargs: Mapping[str, Any], stream: StreamKind | None) -> Any:
+        """The telemetry of a call (None when it is off)."""
+        return observer_for(
+            response_model=plan.target.display_name,
+            mode=plan.mode.value,
+            api=plan.api,
+            model=kwargs.get("model"),
+            client=self.client,
+            stream=stream,
         )
 
     def mode_for(self, deployment: Any) -> Mode:

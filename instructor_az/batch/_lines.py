@@ -61,7 +61,12 @@ def request_rows(
         if row.error is not None:
             yield row, None
             continue
-        yield row, wrapped._attempts(response_model, {**kwargs, "messages": row.messages}, None, None)
+        yield (
+            row,
+            wrapped._attempts(
+                response_model, {**kwargs, "messages": row.messages}, None, None, observe=False
+            ),
+        )
 
 
 class LineWriter:

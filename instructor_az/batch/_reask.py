@@ -14,10 +14,12 @@ re-ask an online call would send.
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .. import telemetry
 from .._errors import ConfigurationError
 from .._run import retrying_for
 from ..pipeline._engine import Engine, _wrap
@@ -103,12 +105,15 @@ def _online_engine(
     kwargs = {**job.options, "model": job.model}
 
     def start(row: Row) -> Outcome | tuple[Any, Any, int]:
-        state = wrapped._attempts(response_model, {**kwargs, "messages": row.messages}, None, None)
+        state = wrapped._attempts(
+            response_model, {**kwargs, "messages": row.messages}, None, None, observe=False
+        )
         settled = replay(row, state, rounds)
         left = _remaining(settled, max_retries)
         if not _needs_more(settled) or left <= 0:
             return settled.outcome()
         state.request = {**state.request, "model": reask_model}
+        state.observer = wrapped._observer(state.plan, state.request, None)  # it goes on online: traced
         return state, retrying_for(left - 1), settled.requests
 
     return Engine(
@@ -147,21 +152,47 @@ def _results(
     max_retries: int,
     pipeline: Mapping[str, Any],
 ) -> Iterator[Outcome]:
-    with Rounds(_rounds(job)) as indexed:
-        if reask == "none":
-            for item in settled_rows(
-                client, inputs, indexed, response_model=response_model, model=job.model,
-                prompt=job.prompt, kwargs=job.options,
-            ):  # fmt: skip
-                yield item if isinstance(item, Outcome) else item.outcome()
-            return
-        from ..pipeline import Results
+    span = telemetry.start_run(
+        "instructor_az.batch.results",
+        **{
+            "instructor_az.batch.job": os.path.basename(job.directory),
+            "gen_ai.request.model": job.model,
+            "instructor_az.reask": reask,
+        },
+    )
+    counts = {"ok": 0, "failed": 0}
+    error: BaseException | None = None
+    try:
+        with Rounds(_rounds(job)) as indexed:
+            if reask == "none":
+                for item in settled_rows(
+                    client, inputs, indexed, response_model=response_model, model=job.model,
+                    prompt=job.prompt, kwargs=job.options,
+                ):  # fmt: skip
+                    outcome = item if isinstance(item, Outcome) else item.outcome()
+                    counts["ok" if outcome.ok else "failed"] += 1
+                    yield outcome
+                return
+            from ..pipeline import Results
 
-        engine = _online_engine(
-            job, client, inputs, indexed, response_model=response_model, reask_model=reask_model,
-            max_retries=max_retries, pipeline=pipeline,
-        )  # fmt: skip
-        yield from Results(engine)
+            engine = _online_engine(
+                job, client, inputs, indexed, response_model=response_model, reask_model=reask_model,
+                max_retries=max_retries, pipeline=pipeline,
+            )  # fmt: skip
+            with telemetry.parent_of(span):  # the online re-asks' pipeline run is this one's child
+                online = iter(Results(engine))
+            for outcome in online:
+                counts["ok" if outcome.ok else "failed"] += 1
+                yield outcome
+    except BaseException as exc:
+        error = None if isinstance(exc, GeneratorExit) else exc
+        raise
+    finally:
+        telemetry.end_run(
+            span,
+            error,
+            **{"instructor_az.rows.ok": counts["ok"], "instructor_az.rows.failed": counts["failed"]},
+        )
 
 
 async def aresults(

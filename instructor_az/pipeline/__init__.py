@@ -88,9 +88,9 @@ class Results:
         if self._started:
             raise RuntimeError("a pipeline's results can be iterated once")
         self._started = True
-        return self._iterate()
+        return self._iterate(contextvars.copy_context())
 
-    def _iterate(self) -> Iterator[Outcome]:
+    def _iterate(self, caller: contextvars.Context) -> Iterator[Outcome]:
         handoff: queue.Queue[Any] = queue.Queue()
         ready = threading.Event()
         loop_box: list[asyncio.AbstractEventLoop] = []
@@ -106,9 +106,9 @@ class Results:
             finally:
                 handoff.put(_END)
 
-        # The caller's context goes along (telemetry: a run started inside a span is its child).
+        # The context of `iter()`'s caller goes along (telemetry: a run started in a span is its child).
         thread = threading.Thread(
-            target=contextvars.copy_context().run,
+            target=caller.run,
             args=(asyncio.run, pump()),
             name="instructor-az-pipeline",
             daemon=True,

@@ -158,7 +158,9 @@ def test_alongside_openai_v2_instrumentation_nothing_is_counted_twice(otel: Otel
     from opentelemetry.instrumentation.openai_v2 import OpenAIInstrumentor
 
     instrumentor = OpenAIInstrumentor()
-    instrumentor.instrument(tracer_provider=otel.tracer_provider, meter_provider=telemetry._state["meter_provider"])
+    instrumentor.instrument(
+        tracer_provider=otel.tracer_provider, meter_provider=telemetry._state["meter_provider"]
+    )
     try:
         emulator.scripted.push({"name": "John", "age": 30})
         client = instructor_az.from_openai(emulator.client(), model="gpt-4o")
