@@ -178,3 +178,19 @@ def test_alongside_openai_v2_instrumentation_nothing_is_counted_twice(otel: Otel
     tokens = otel.metric("gen_ai.client.token.usage")
     inputs = [p for p in tokens if p.attributes.get("gen_ai.token.type") == "input"]
     assert sum(p.count for p in inputs) == 1  # recorded once (by openai-v2), not twice
+
+
+def test_responses_api_calls_are_traced_the_same_way(otel: Otel, emulator: Emulator) -> None:
+    emulator.scripted.push({"name": "john", "age": 30}, {"name": "John", "age": 30})
+    client = instructor_az.from_openai(
+        emulator.client(api_version="2025-04-01-preview"), model="gpt-4o", mode=Mode.RESPONSES_TOOLS
+    )
+    assert client.responses.create(response_model=User, input="john, 30") == User(name="John", age=30)
+    (call,) = otel.named("create ")
+    attempts = sorted(otel.named("chat "), key=lambda s: s.attributes["instructor_az.attempt"])
+    assert [a.attributes["instructor_az.api"] for a in attempts] == ["responses", "responses"]
+    assert attempts[0].attributes["gen_ai.response.id"].startswith("resp")
+    assert attempts[0].attributes["gen_ai.response.finish_reasons"] == ("stop",)
+    assert "capital letter" in attempts[0].attributes["instructor_az.validation_errors"]
+    assert attempts[1].attributes["gen_ai.usage.output_tokens"] > 0
+    assert call.attributes["instructor_az.mode"] == "responses_tools"
