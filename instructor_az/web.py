@@ -236,11 +236,12 @@ async def partial_events(
     def partial(data: Any, complete: list[str]) -> ServerSentEvent:
         return event("partial", {"attempt": attempts.number, "data": data, "complete": complete})
 
-    stream = scoped.create_partial(response_model=response_model, **create_kwargs)
+    stream: Any = None
     # An object with every field complete may be the validated answer (the stream then ends) or an
     # attempt's partial that a re-ask follows: it is held until the next item tells which.
     held: tuple[Any, list[str]] | None = None
     try:
+        stream = scoped.create_partial(response_model=response_model, **create_kwargs)
         async for item in stream:
             if held is not None:
                 yield partial(*held)
@@ -260,7 +261,8 @@ async def partial_events(
         log.warning("partial stream failed: %s: %s", type(exc).__name__, exc)
         yield event("error", {**error_data(exc), "attempt": attempts.number})
     finally:
-        await stream.aclose()  # an async generator: closes the call's HTTP response
+        if stream is not None:
+            await stream.aclose()  # an async generator: closes the call's HTTP response
 
 
 class EventStreamResponse(StreamingResponse):
