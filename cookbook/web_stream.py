@@ -31,7 +31,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 import instructor_az
-from instructor_az.emulator import Emulator, Fault
+from instructor_az.emulator import BackendError, Emulator, Fault, LocalModelUnavailableError
 from instructor_az.web import partial_events, sse_response
 
 PAGE = Path(__file__).with_suffix(".html")
@@ -46,12 +46,12 @@ def _an_address(value: str) -> str:
 class Contact(BaseModel):
     """A contact extracted from a message, in the order the page shows it."""
 
-    name: str
-    company: str
-    email: Annotated[str, AfterValidator(_an_address)]
-    city: str
-    topics: List[str] = Field(description="what they want to talk about")
-    summary: str
+    name: str = Field(description="The person's full name")
+    company: str = Field(description="The company they work for")
+    email: Annotated[str, AfterValidator(_an_address)] = Field(description="Their email address")
+    city: str = Field(description="The city they are in")
+    topics: List[str] = Field(max_length=4, description="What they want to talk about, a few words each")
+    summary: str = Field(description="One short sentence")
 
 
 SYSTEM = "Extract the contact from the user's text."
@@ -66,9 +66,10 @@ DEMO = {
 
 
 def create_app(
-    client: instructor_az.AsyncInstructor, model: str = "gpt-4o", max_retries: int = 2
+    client: instructor_az.AsyncInstructor, model: str = "gpt-4o", max_retries: int = 2, **create_kwargs: Any
 ) -> Starlette:
-    """The page and its streaming endpoint, for `client` (an async instructor-az client)."""
+    """The page and its streaming endpoint, for `client` (an async instructor-az client); `create_kwargs`
+    go to each `create_partial` call (`max_tokens=...`)."""
 
     async def page(request: Request) -> Response:
         return HTMLResponse(PAGE.read_text(encoding="utf-8"))
@@ -86,6 +87,7 @@ def create_app(
             response_model=Contact,
             model=model,
             max_retries=max_retries,
+            **create_kwargs,
             messages=[{"role": "system", "content": SYSTEM}, {"role": "user", "content": text[:4000]}],
         )
         return sse_response(events)
@@ -166,13 +168,18 @@ def serve(backend: str, host: str, port: int) -> None:
     """Serve the demo until Ctrl-C: the local model (Gemma 3 270M, the `local` extra), or canned answers."""
     if backend == "local":
         emulator = Emulator(backend="local")
+        try:
+            print(f"local model loaded in {emulator.backend.load():.1f} s", flush=True)
+        except (LocalModelUnavailableError, BackendError) as exc:
+            raise SystemExit(f"{exc}\n(or serve canned answers: --serve --backend scripted)") from None
     else:
         emulator = Emulator(backend="scripted", chunk_chars=3)
         emulator.scripted.on(lambda request: True, DEMO)
         emulator.inject(Fault.latency(0, chunk_seconds=0.08), times=None)  # slow enough to watch
     client = instructor_az.from_openai(emulator.async_client())
     print(f"serving on http://{host}:{port}/ (backend: {backend}); Ctrl-C to stop", flush=True)
-    uvicorn.run(create_app(client), host=host, port=port, log_level="info")
+    limits = {"max_tokens": 200} if backend == "local" else {}  # a small model can ramble: cap it
+    uvicorn.run(create_app(client, **limits), host=host, port=port, log_level="info")
 
 
 def main() -> None:
