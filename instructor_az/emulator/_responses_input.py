@@ -215,32 +215,7 @@ def _validate_tools(body: Mapping[str, Any], deployment: Deployment) -> list[str
             raise wire.missing_parameter(f"{where}.type")
         if kind != "function":
             raise unsupported(f"the hosted tool {kind!r}", f"{where}.type")
-        name = tool.get("name")
-        if not isinstance(name, str):
-            raise wire.missing_parameter(f"{where}.name")
-        if not _NAME.match(name):
-            raise wire.invalid_value(
-                f"{where}.name",
-                f"Invalid '{where}.name': string does not match pattern. Expected a string that matches the "
-                "pattern '^[a-zA-Z0-9_-]+$'.",
-            )
-        if name in names:
-            raise wire.invalid_request(
-                f"Invalid 'tools': duplicate function name '{name}'.", param="tools", code="invalid_value"
-            )
-        names.append(name)
-        params = tool.get("parameters")
-        if params is not None and not isinstance(params, Mapping):
-            raise _type_error(f"{where}.parameters", "an object", params)
-        if tool.get("strict") is True:
-            problem = check_strict_schema(
-                params if params is not None else {"type": "object", "properties": {}},
-                name=name,
-                kind="function",
-                param=f"{where}.parameters",
-            )
-            if problem is not None:
-                raise wire.invalid_request(problem.message, param=problem.param, code=problem.code)
+        validate.check_function(tool, where, names)
     return names
 
 

@@ -270,33 +270,39 @@ def _validate_tools(body: Mapping[str, Any], deployment: Deployment) -> list[str
         function = tool.get("function")
         if not isinstance(function, Mapping):
             raise wire.missing_parameter(f"{where}.function")
-        name = function.get("name")
-        if not isinstance(name, str):
-            raise wire.missing_parameter(f"{where}.function.name")
-        if not _FUNCTION_NAME.match(name):
-            raise wire.invalid_value(
-                f"{where}.function.name",
-                f"Invalid '{where}.function.name': string does not match pattern. Expected a string that "
-                "matches the pattern '^[a-zA-Z0-9_-]+$'.",
-            )
-        if name in names:
-            raise wire.invalid_request(
-                f"Invalid 'tools': duplicate function name '{name}'.", param="tools", code="invalid_value"
-            )
-        names.append(name)
-        params = function.get("parameters")
-        if params is not None and not isinstance(params, Mapping):
-            raise _fail_type(f"{where}.function.parameters", "an object", params)
-        if function.get("strict") is True:
-            problem = check_strict_schema(
-                params if params is not None else {"type": "object", "properties": {}},
-                name=name,
-                kind="function",
-                param=f"{where}.function.parameters",
-            )
-            if problem is not None:
-                raise wire.invalid_request(problem.message, param=problem.param, code=problem.code)
+        check_function(function, f"{where}.function", names)
     return names
+
+
+def check_function(function: Mapping[str, Any], where: str, names: list[str]) -> None:
+    """A function definition (chat's `tools[i].function`, the Responses API's flat `tools[i]`): its
+    name (pattern, not given twice: added to `names`), its parameters, strict schema rules."""
+    name = function.get("name")
+    if not isinstance(name, str):
+        raise wire.missing_parameter(f"{where}.name")
+    if not _FUNCTION_NAME.match(name):
+        raise wire.invalid_value(
+            f"{where}.name",
+            f"Invalid '{where}.name': string does not match pattern. Expected a string that "
+            "matches the pattern '^[a-zA-Z0-9_-]+$'.",
+        )
+    if name in names:
+        raise wire.invalid_request(
+            f"Invalid 'tools': duplicate function name '{name}'.", param="tools", code="invalid_value"
+        )
+    names.append(name)
+    params = function.get("parameters")
+    if params is not None and not isinstance(params, Mapping):
+        raise _fail_type(f"{where}.parameters", "an object", params)
+    if function.get("strict") is True:
+        problem = check_strict_schema(
+            params if params is not None else {"type": "object", "properties": {}},
+            name=name,
+            kind="function",
+            param=f"{where}.parameters",
+        )
+        if problem is not None:
+            raise wire.invalid_request(problem.message, param=problem.param, code=problem.code)
 
 
 def _validate_tool_choice(body: Mapping[str, Any], tool_names: list[str]) -> None:
