@@ -315,6 +315,12 @@ def _stream_live(shaped: Shaped) -> Iterator[str]:
     """The pieces of a live generation, recording its text, finish and counts as they become known."""
     generation = shaped.live
     assert generation is not None
+    return live_pieces(shaped, generation)
+
+
+def live_pieces(shaped: Shaped, generation: Any) -> Iterator[str]:
+    """A live generation's pieces, written into `shaped` as they come (the forced tool call's arguments,
+    else the content); its finish and counts at the end. Chat chunks and Responses events both read it."""
     try:
         for piece in generation:
             if shaped.tool_calls:

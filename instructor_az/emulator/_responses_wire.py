@@ -32,9 +32,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import _wire as wire
-from ._backends import Generation
 from ._deployments import Deployment
-from ._responses import Shaped
+from ._responses import Shaped, live_pieces
 
 JSON = dict[str, Any]
 
@@ -284,23 +283,6 @@ def _pieces(text: str, size: int) -> Iterator[str]:
         yield text[start : start + size]
 
 
-def _live_pieces(shaped: Shaped, generation: Generation) -> Iterator[str]:
-    """A live generation's pieces, written into `shaped` as they come; its finish and counts at the end."""
-    try:
-        for piece in generation:
-            if shaped.tool_calls:
-                call_id, name, arguments = shaped.tool_calls[0]
-                shaped.tool_calls[0] = (call_id, name, arguments + piece)
-            else:
-                shaped.content = (shaped.content or "") + piece
-            yield piece
-        shaped.finish_reason = generation.finish_reason
-        shaped.tokens = generation.completion_tokens
-        shaped.prompt = generation.prompt_tokens
-    finally:
-        generation.close()
-
-
 def events(
     skeleton: Skeleton,
     shaped: Shaped,
@@ -333,7 +315,7 @@ def events(
             at = {"item_id": item_id, "output_index": index, "content_index": part}
             yield seq("response.content_part.added", **at, part=_text_part(""))
             text = shaped.content or ""
-            source = _live_pieces(shaped, generation) if generation else _pieces(text, chunk_chars)
+            source = live_pieces(shaped, generation) if generation else _pieces(text, chunk_chars)
             for piece in source:
                 yield seq("response.output_text.delta", **at, delta=piece, logprobs=[])
             text = shaped.content or ""
@@ -354,7 +336,7 @@ def events(
         call_id, name, arguments = shaped.tool_calls[position]
         pending = _call_item(item_id, (call_id, name, ""), "in_progress")
         yield seq("response.output_item.added", output_index=index, item=pending)
-        source = _live_pieces(shaped, generation) if generation else _pieces(arguments, chunk_chars)
+        source = live_pieces(shaped, generation) if generation else _pieces(arguments, chunk_chars)
         for piece in source:
             yield seq(
                 "response.function_call_arguments.delta", item_id=item_id, output_index=index, delta=piece
