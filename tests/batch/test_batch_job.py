@@ -5,6 +5,7 @@ validation surfaced as a typed error."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -31,11 +32,12 @@ def clock() -> ManualClock:
 
 
 @pytest.fixture
-def emulator(clock: ManualClock) -> Emulator:
+def emulator(clock: ManualClock) -> Iterator[Emulator]:
     emulator = Emulator(backend="scripted", api_keys=["test-key"], clock=clock)
     emulator.scripted.on(lambda request: True, _answer)
     emulator.batches.processing_seconds = 600
-    return emulator
+    yield emulator
+    emulator.close()
 
 
 INPUTS = [(f"d{i}", f"doc {i}") for i in range(45)]

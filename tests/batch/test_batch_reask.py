@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -59,7 +60,7 @@ def clock() -> ManualClock:
 
 
 @pytest.fixture
-def emulator(clock: ManualClock) -> Emulator:
+def emulator(clock: ManualClock) -> Iterator[Emulator]:
     emulator = Emulator(backend="scripted", api_keys=["test-key"], clock=clock)
     flaky = {"left": 1}
 
@@ -72,7 +73,8 @@ def emulator(clock: ManualClock) -> Emulator:
 
     emulator.scripted.on(lambda request: True, answer)
     emulator.batches.processing_seconds = 600
-    return emulator
+    yield emulator
+    emulator.close()
 
 
 def _by_id(outcomes: list[Any]) -> dict[str, Any]:

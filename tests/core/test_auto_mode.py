@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -35,10 +36,11 @@ def _shape(body: Any) -> str:
 
 
 @pytest.fixture
-def emulator() -> Emulator:
+def emulator() -> Iterator[Emulator]:
     emulator = Emulator(backend="scripted")
     emulator.scripted.on(lambda request: True, {"name": "John", "age": 30})
-    return emulator
+    yield emulator
+    emulator.close()
 
 
 @pytest.mark.parametrize(

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -42,10 +43,11 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def emulator() -> Emulator:
+def emulator() -> Iterator[Emulator]:
     emulator = Emulator(backend="scripted", api_keys=[KEY])
     emulator.scripted.on(lambda request: True, {"name": "John", "age": 30})
-    return emulator
+    yield emulator
+    emulator.close()
 
 
 def _call(client: Any) -> User:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 
 import pytest
 
@@ -14,10 +15,11 @@ APIM_KEY = "apim-subscription-secret-5678"
 
 
 @pytest.fixture
-def keyed() -> Emulator:
+def keyed() -> Iterator[Emulator]:
     emulator = Emulator(backend="scripted", api_keys=[SECRET_KEY])
     emulator.scripted.push("a", "b", "c")
-    return emulator
+    yield emulator
+    emulator.close()
 
 
 def _assert_nowhere(emulator: Emulator, *secrets: str) -> None:

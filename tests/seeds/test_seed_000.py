@@ -28,12 +28,13 @@ def served() -> Iterator[tuple[Emulator, str]]:
 
 
 @pytest.fixture
-def emulator(served: tuple[Emulator, str], monkeypatch: pytest.MonkeyPatch) -> Emulator:
+def emulator(served: tuple[Emulator, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[Emulator]:
     emulator, endpoint = served
     emulator.reset()
     monkeypatch.setenv("AZURE_OPENAI_ENDPOINT", endpoint)
     monkeypatch.setenv("AZURE_OPENAI_API_KEY", KEY)
-    return emulator
+    yield emulator
+    emulator.close()
 
 
 def setup_client() -> Any:
