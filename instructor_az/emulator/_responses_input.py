@@ -294,15 +294,7 @@ def _validate_text(
             "Structured outputs need a model version that supports them (for example gpt-4o 2024-08-06).",
             param="text.format",
         )
-    name = fmt.get("name")
-    if not isinstance(name, str):
-        raise wire.missing_parameter("text.format.name")
-    if not _NAME.match(name):
-        raise wire.invalid_value(
-            "text.format.name",
-            "Invalid 'text.format.name': string does not match pattern. Expected a string that matches the "
-            "pattern '^[a-zA-Z0-9_-]+$'.",
-        )
+    name = validate.check_name(fmt.get("name"), "text.format.name")
     if "schema" not in fmt:
         raise wire.missing_parameter("text.format.schema")
     schema = fmt["schema"]

@@ -274,18 +274,23 @@ def _validate_tools(body: Mapping[str, Any], deployment: Deployment) -> list[str
     return names
 
 
+def check_name(value: Any, param: str) -> str:
+    """A function or schema name as Azure checks it: present, and `^[a-zA-Z0-9_-]+$` (64 at most)."""
+    if not isinstance(value, str):
+        raise wire.missing_parameter(param)
+    if not _FUNCTION_NAME.match(value):
+        raise wire.invalid_value(
+            param,
+            f"Invalid '{param}': string does not match pattern. Expected a string that matches the "
+            "pattern '^[a-zA-Z0-9_-]+$'.",
+        )
+    return value
+
+
 def check_function(function: Mapping[str, Any], where: str, names: list[str]) -> None:
     """A function definition (chat's `tools[i].function`, the Responses API's flat `tools[i]`): its
     name (pattern, not given twice: added to `names`), its parameters, strict schema rules."""
-    name = function.get("name")
-    if not isinstance(name, str):
-        raise wire.missing_parameter(f"{where}.name")
-    if not _FUNCTION_NAME.match(name):
-        raise wire.invalid_value(
-            f"{where}.name",
-            f"Invalid '{where}.name': string does not match pattern. Expected a string that "
-            "matches the pattern '^[a-zA-Z0-9_-]+$'.",
-        )
+    name = check_name(function.get("name"), f"{where}.name")
     if name in names:
         raise wire.invalid_request(
             f"Invalid 'tools': duplicate function name '{name}'.", param="tools", code="invalid_value"
@@ -379,15 +384,7 @@ def _validate_response_format(body: Mapping[str, Any], deployment: Deployment, m
         spec = fmt.get("json_schema")
         if not isinstance(spec, Mapping):
             raise wire.missing_parameter("response_format.json_schema")
-        name = spec.get("name")
-        if not isinstance(name, str):
-            raise wire.missing_parameter("response_format.json_schema.name")
-        if not _FUNCTION_NAME.match(name):
-            raise wire.invalid_value(
-                "response_format.json_schema.name",
-                "Invalid 'response_format.json_schema.name': string does not match pattern. Expected a string "
-                "that matches the pattern '^[a-zA-Z0-9_-]+$'.",
-            )
+        name = check_name(spec.get("name"), "response_format.json_schema.name")
         schema = spec.get("schema")
         if schema is not None and not isinstance(schema, Mapping):
             raise _fail_type("response_format.json_schema.schema", "an object", schema)
