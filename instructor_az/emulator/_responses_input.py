@@ -22,7 +22,6 @@ Hosted tools (web search, file search, code interpreter, MCP, ...), `background`
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -33,7 +32,6 @@ from ._strict_schema import check_strict_schema
 
 JSON = dict[str, Any]
 
-_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 _ROLES = ("assistant", "system", "developer", "user")
 _USER_PARTS = ("input_text", "input_image", "input_file")
 _ASSISTANT_PARTS = ("output_text", "refusal")
