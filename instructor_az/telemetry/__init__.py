@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -23,13 +24,38 @@ except ImportError:  # pragma: no cover - the extra is not installed: telemetry 
 
 SCOPE = "instructor_az"
 CAPTURE_ENV = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
+_OPENAI_V2 = "opentelemetry.instrumentation.openai_v2"
 _state: dict[str, Any] = {
     "enabled": True,
     "tracer_provider": None,
     "meter_provider": None,
-    "tracer": (None, None),  # (provider, its tracer): made once per provider
-    "instruments": (None, None),
+    #: the last providers looked up and what was made for them (a `_Setup`, or None: not yet / changed)
+    "setup": None,
 }
+
+
+class _Setup:
+    """The tracer and instruments made for one (tracer provider, meter provider) pair, and the shapes
+    of the calls seen under them: made once, reused by every call until a provider changes."""
+
+    __slots__ = ("instruments", "meter_provider", "shapes", "tracer", "tracer_provider")
+
+    def __init__(self, tracer_provider: Any, meter_provider: Any) -> None:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            own = version("instructor-az")
+        except PackageNotFoundError:  # pragma: no cover
+            own = None
+        self.tracer_provider, self.meter_provider = tracer_provider, meter_provider
+        self.tracer = tracer_provider.get_tracer(SCOPE, own)
+        self.instruments: Any = None
+        if type(meter_provider).__name__ not in ("_ProxyMeterProvider", "NoOpMeterProvider"):
+            from ._metrics import instruments
+
+            self.instruments = instruments(meter_provider.get_meter(SCOPE))
+        #: (response model, mode, api, deployment, server, stream, openai-v2 on) -> a `CallShape`
+        self.shapes: dict[tuple[Any, ...], Any] = {}
 
 
 def enable(tracer_provider: Any = None, meter_provider: Any = None) -> None:
@@ -38,79 +64,87 @@ def enable(tracer_provider: Any = None, meter_provider: Any = None) -> None:
     _state["enabled"] = True
     _state["tracer_provider"] = tracer_provider
     _state["meter_provider"] = meter_provider
+    _state["setup"] = None
 
 
 def disable() -> None:
     """Trace nothing, whatever tracer provider is set (until `enable()`)."""
     _state["enabled"] = False
-    _state["tracer_provider"] = _state["meter_provider"] = None
+    _state["tracer_provider"] = _state["meter_provider"] = _state["setup"] = None
 
 
-def _tracer() -> Any:
-    """This library's tracer, or None when nothing would record its spans."""
+def _setup() -> _Setup | None:
+    """What this library traces and measures with, or None when nothing would record its spans. The
+    providers are looked up on every call (a global one may be set at any time); what is made for
+    them only when they change."""
     if trace is None or not _state["enabled"]:
         return None
     provider = _state["tracer_provider"] or trace.get_tracer_provider()
     if isinstance(provider, (trace.ProxyTracerProvider, trace.NoOpTracerProvider)):
         return None
-    cached, tracer = _state["tracer"]
-    if cached is not provider:
-        from importlib.metadata import PackageNotFoundError, version
-
-        try:
-            own = version("instructor-az")
-        except PackageNotFoundError:  # pragma: no cover
-            own = None
-        tracer = provider.get_tracer(SCOPE, own)
-        _state["tracer"] = (provider, tracer)
-    return tracer
+    meter_provider = _state["meter_provider"] or metrics.get_meter_provider()
+    setup: _Setup | None = _state["setup"]
+    if setup is None or setup.tracer_provider is not provider or setup.meter_provider is not meter_provider:
+        setup = _state["setup"] = _Setup(provider, meter_provider)
+    return setup
 
 
-def _instruments() -> Any:
-    provider = _state["meter_provider"] or metrics.get_meter_provider()
-    if type(provider).__name__ in ("_ProxyMeterProvider", "NoOpMeterProvider"):
-        return None
-    cached, made = _state["instruments"]
-    if cached is not provider:
-        from ._metrics import instruments
-
-        made = instruments(provider.get_meter(SCOPE))
-        _state["instruments"] = (provider, made)
-    return made
+def _tracer() -> Any:
+    """This library's tracer, or None when nothing would record its spans."""
+    setup = _setup()
+    return None if setup is None else setup.tracer
 
 
 def _openai_v2_on() -> bool:
     """Whether opentelemetry-instrumentation-openai-v2 instruments the SDK (it then makes the
-    inference spans and the gen_ai.client.* metrics; ours nest under it without counting twice)."""
-    try:
-        from opentelemetry.instrumentation.openai_v2 import OpenAIInstrumentor
-    except ImportError:
+    inference spans and the gen_ai.client.* metrics; ours nest under it without counting twice).
+    Read from its (singleton) instrumentor as it is now, without importing it (not imported: not on)
+    nor calling its constructor (which resets the instrumentor's meter)."""
+    module = sys.modules.get(_OPENAI_V2)
+    if module is None:
         return False
-    return bool(OpenAIInstrumentor().is_instrumented_by_opentelemetry)  # type: ignore[no-untyped-call]
+    instrumentor = getattr(getattr(module, "OpenAIInstrumentor", None), "_instance", None)
+    return instrumentor is not None and bool(instrumentor.is_instrumented_by_opentelemetry)
 
 
 def observer_for(
     *, response_model: str, mode: str, api: str, model: Any, client: Any, stream: str | None
 ) -> Any:
     """A `CallObserver` for one call, or None (telemetry off: nothing is done per call)."""
-    tracer = _tracer()
-    if tracer is None:
+    setup = _setup()
+    if setup is None:
         return None
-    from ._observer import CallObserver
+    from ._observer import CallObserver, CallShape, server_of
 
-    capture = os.environ.get(CAPTURE_ENV, "").strip().lower() in ("1", "true", "yes")
+    inner = _openai_v2_on()
+    deployment = model if isinstance(model, str) else None
+    host, port = server_of(client)
+    key = (response_model, mode, api, deployment, host, port, stream, inner)
+    shape = setup.shapes.get(key)
+    if shape is None:
+        if len(setup.shapes) >= _SHAPES:  # response models made on the fly: do not grow without end
+            setup.shapes.clear()
+        shape = setup.shapes[key] = CallShape(
+            response_model=response_model,
+            mode=mode,
+            api=api,
+            model=deployment,
+            server=(host, port),
+            stream=stream,
+            inner_spans=inner,
+        )
+    # Read on every call (the conventions' switch may be set at any time); the cheapest per-call step.
+    capture = os.environ.get(CAPTURE_ENV)
     return CallObserver(
-        tracer,
-        _instruments(),
-        response_model=response_model,
-        mode=mode,
-        api=api,
-        model=model if isinstance(model, str) else None,
-        client=client,
-        stream=stream,
-        capture_content=capture,
-        inner_spans=_openai_v2_on(),
+        setup.tracer,
+        setup.instruments,
+        shape,
+        capture_content=capture is not None and capture.strip().lower() in ("1", "true", "yes"),
     )
+
+
+#: the call shapes a set-up keeps (beyond that it starts afresh)
+_SHAPES = 256
 
 
 def with_headers(raw_create: Any, observer: Any, is_async: bool) -> Any:

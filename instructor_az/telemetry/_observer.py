@@ -23,82 +23,158 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 from ._metrics import Instruments
 
 PROVIDER = "azure.ai.openai"
-_REQUEST_ATTRIBUTES = {
-    "max_tokens": "gen_ai.request.max_tokens",
-    "max_completion_tokens": "gen_ai.request.max_tokens",
-    "max_output_tokens": "gen_ai.request.max_tokens",
-    "temperature": "gen_ai.request.temperature",
-    "top_p": "gen_ai.request.top_p",
-    "seed": "gen_ai.request.seed",
+_REQUEST_ATTRIBUTES = (
+    ("max_tokens", "gen_ai.request.max_tokens"),
+    ("max_completion_tokens", "gen_ai.request.max_tokens"),
+    ("max_output_tokens", "gen_ai.request.max_tokens"),
+    ("temperature", "gen_ai.request.temperature"),
+    ("top_p", "gen_ai.request.top_p"),
+    ("seed", "gen_ai.request.seed"),
+)
+#: Azure's response headers (lower case, as bytes: read in one pass over the raw headers) -> attribute
+_HEADERS = {
+    b"x-ms-region": "instructor_az.azure.region",
+    b"x-ms-deployment-name": "instructor_az.azure.deployment",
+    b"x-ms-spillover-from-deployment": "instructor_az.azure.spillover_from",
+    b"apim-request-id": "instructor_az.azure.request_id",
+    b"x-instructor-az-target": "instructor_az.router.target",
 }
+_CONTENT_LIMIT = 65_536
 
 
-def _server(client: Any) -> tuple[str | None, int | None]:
+def server_of(client: Any) -> tuple[str | None, int | None]:
+    """`server.address` and `server.port` of an SDK client (its base URL)."""
     base = getattr(client, "base_url", None)
     host = getattr(base, "host", None)
     port = getattr(base, "port", None)
     if host and port is None:
         port = 443 if getattr(base, "scheme", "https") == "https" else 80
-    return host, port
+    return host or None, port if host else None
 
 
-def _finish_reasons(completion: Any) -> list[str]:
+def _finish_reasons(completion: Any) -> tuple[str, ...]:
     choices = getattr(completion, "choices", None)
     if choices:
-        return [str(c.finish_reason) for c in choices if getattr(c, "finish_reason", None)]
+        return tuple(str(c.finish_reason) for c in choices if getattr(c, "finish_reason", None))
     status = getattr(completion, "status", None)  # the Responses API
     if status == "incomplete":
         details = getattr(completion, "incomplete_details", None)
-        return [str(getattr(details, "reason", None) or "incomplete")]
-    return ["stop"] if status == "completed" else ([str(status)] if status else [])
+        return (str(getattr(details, "reason", None) or "incomplete"),)
+    return ("stop",) if status == "completed" else ((str(status),) if status else ())
 
 
-class CallObserver:
-    """The telemetry of one `create` call."""
+class CallShape:
+    """What every call of one shape (response model, mode, API, deployment, server, stream, beside
+    openai-v2 or not) records alike: span names and kinds, the attributes spans start with, the
+    metrics' attributes. Made once per shape (`observer_for` keeps them), never changed after."""
+
+    __slots__ = (
+        "_chat_name",
+        "_tokens",
+        "attempt_attributes",
+        "attempt_kind",
+        "call_attributes",
+        "call_name",
+        "inner_spans",
+        "metric_attributes",
+        "model",
+    )
 
     def __init__(
         self,
-        tracer: trace.Tracer,
-        instruments: Instruments | None,
         *,
         response_model: str,
         mode: str,
         api: str,
         model: str | None,
-        client: Any,
+        server: tuple[str | None, int | None],
         stream: str | None,
-        capture_content: bool,
         inner_spans: bool,
     ) -> None:
-        self.tracer, self.instruments = tracer, instruments
-        self.model, self.mode, self.api = model, mode, api
-        self.capture_content = capture_content
+        self.model = model
         #: another instrumentation (openai-v2) makes the inference spans and metrics: ours stay INTERNAL
         self.inner_spans = inner_spans
-        self.server = _server(client)
-        self.base: dict[str, Any] = {
-            "gen_ai.operation.name": "chat",
-            "gen_ai.provider.name": PROVIDER,
-            "instructor_az.mode": mode,
-            "instructor_az.response_model": response_model,
-            "instructor_az.api": api,
-        }
+        host, port = server
+        # Where a call and its deployment are: the inference span's (the conventions ask for them
+        # there), the call span's, and the metrics' (`server.port` goes with `server.address`).
+        where: dict[str, Any] = {}
         if model:
-            self.base["gen_ai.request.model"] = model
-        if self.server[0]:
-            self.base["server.address"] = self.server[0]
-        if self.server[1] is not None:
-            self.base["server.port"] = self.server[1]
-        self.started = time.monotonic()
+            where["gen_ai.request.model"] = model
+        if host:
+            where["server.address"] = host
+            if port is not None:
+                where["server.port"] = port
+        self.call_name = f"create {response_model}"
         # The call's span is not an inference span (its attempts are): no gen_ai operation or usage
-        # of its own, so backends that sum GenAI spans do not count a call twice.
-        call = {
-            k: v for k, v in self.base.items() if k not in ("gen_ai.operation.name", "gen_ai.provider.name")
+        # of its own, so backends that sum GenAI spans do not count a call twice. What the call asked
+        # for (response model, mode, API, streaming) is here, and not repeated on each attempt.
+        self.call_attributes: dict[str, Any] = {
+            "instructor_az.response_model": response_model,
+            "instructor_az.mode": mode,
+            "instructor_az.api": api,
+            **where,
+            "instructor_az.stream": stream or "none",
         }
+        genai = {"gen_ai.operation.name": "chat", "gen_ai.provider.name": PROVIDER}
+        self.attempt_kind = SpanKind.INTERNAL if inner_spans else SpanKind.CLIENT
+        self.attempt_attributes: dict[str, Any] = {**genai, **where, "gen_ai.output.type": "json"}
+        #: the conventions' required and recommended metric attributes (no per-call values)
+        self.metric_attributes: dict[str, Any] = {**genai, **where}
+        self._tokens: dict[str | None, tuple[dict[str, Any], dict[str, Any]]] = {}
+        self._chat_name = f"chat {model}" if model else "chat"
+
+    def attempt_name(self, number: int) -> str:
+        return f"attempt {number}" if self.inner_spans else self._chat_name
+
+    def token_attributes(self, response_model: str | None) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The input and output token points' attributes, for an answer from `response_model`."""
+        made = self._tokens.get(response_model)
+        if made is None:
+            base = dict(self.metric_attributes)
+            if response_model:
+                base["gen_ai.response.model"] = response_model
+            made = ({**base, "gen_ai.token.type": "input"}, {**base, "gen_ai.token.type": "output"})
+            if len(self._tokens) < 16:
+                self._tokens[response_model] = made
+        return made
+
+
+class CallObserver:
+    """The telemetry of one `create` call. An attempt's attributes are gathered as its steps come
+    (headers, answer, rejection or failure) and set on its span once, when it ends."""
+
+    __slots__ = (
+        "_context",
+        "_first_output",
+        "_pending",
+        "_token",
+        "attempt",
+        "attempt_t0",
+        "capture_content",
+        "inner_spans",
+        "instruments",
+        "number",
+        "reasks",
+        "shape",
+        "span",
+        "started",
+        "tracer",
+    )
+
+    def __init__(
+        self,
+        tracer: trace.Tracer,
+        instruments: Instruments | None,
+        shape: CallShape,
+        *,
+        capture_content: bool,
+    ) -> None:
+        self.tracer, self.instruments, self.shape = tracer, instruments, shape
+        self.capture_content = capture_content
+        self.inner_spans = shape.inner_spans
+        self.started = time.monotonic()
         self.span = tracer.start_span(
-            f"create {response_model}",
-            kind=SpanKind.INTERNAL,
-            attributes={**call, "instructor_az.stream": stream or "none"},
+            shape.call_name, kind=SpanKind.INTERNAL, attributes=shape.call_attributes
         )
         self._context = trace.set_span_in_context(self.span)
         self.attempt: trace.Span | None = None
@@ -107,28 +183,34 @@ class CallObserver:
         self.reasks = 0
         self._token: Any = None
         self._first_output = False
+        #: the attempt's attributes not yet set on its span (None: it does not record them)
+        self._pending: dict[str, Any] | None = None
 
     # --- an attempt ----------------------------------------------------------------------------------
 
     def attempt_started(self, request: Mapping[str, Any]) -> None:
         self._end_attempt(None)  # a request sent again under another plan (Mode.AUTO) starts afresh
         self.number += 1
-        attributes = dict(self.base)
+        shape = self.shape
+        attributes = dict(shape.attempt_attributes)
         attributes["instructor_az.attempt"] = self.number
-        attributes["gen_ai.output.type"] = "json"
-        for key, name in _REQUEST_ATTRIBUTES.items():
+        for key, name in _REQUEST_ATTRIBUTES:
             value = request.get(key)
             if isinstance(value, (int, float)) and not isinstance(value, bool):
                 attributes[name] = value
         if self.capture_content:
             conversation = request.get("messages", request.get("input"))
-            attributes["gen_ai.input.messages"] = json.dumps(conversation, default=str)[:65_536]
-        name = f"attempt {self.number}" if self.inner_spans else f"chat {self.model or ''}".strip()
-        kind = SpanKind.INTERNAL if self.inner_spans else SpanKind.CLIENT
-        self.attempt = self.tracer.start_span(name, context=self._context, kind=kind, attributes=attributes)
+            attributes["gen_ai.input.messages"] = json.dumps(conversation, default=str)[:_CONTENT_LIMIT]
+        span = self.attempt = self.tracer.start_span(
+            shape.attempt_name(self.number),
+            context=self._context,
+            kind=shape.attempt_kind,
+            attributes=attributes,
+        )
+        self._pending = {} if span.is_recording() else None
         self.attempt_t0 = time.monotonic()
         # Current while the SDK sends it, so an HTTP or openai-v2 span nests under the attempt.
-        self._token = otel_context.attach(trace.set_span_in_context(self.attempt))
+        self._token = otel_context.attach(trace.set_span_in_context(span))
 
     def sent(self) -> None:
         """The request is out (its answer, or a stream's first bytes, came back): no longer current."""
@@ -137,70 +219,78 @@ class CallObserver:
             self._token = None
 
     def headers(self, headers: Mapping[str, str]) -> None:
-        span = self.attempt
-        if span is None:
+        pending = self._pending
+        if pending is None:
             return
-        for header, name in (
-            ("x-ms-region", "instructor_az.azure.region"),
-            ("x-ms-deployment-name", "instructor_az.azure.deployment"),
-            ("x-ms-spillover-from-deployment", "instructor_az.azure.spillover_from"),
-            ("apim-request-id", "instructor_az.azure.request_id"),
-            ("x-instructor-az-target", "instructor_az.router.target"),
-        ):
-            value = headers.get(header)
-            if value:
-                span.set_attribute(name, value)
+        raw = getattr(headers, "raw", None)  # httpx's Headers: one pass, no case-insensitive lookups
+        if isinstance(raw, list):
+            for key, value in raw:
+                name = _HEADERS.get(key.lower())
+                if name is not None and value:
+                    text = value.decode("latin-1")
+                    pending[name] = f"{pending[name]}, {text}" if name in pending else text
+            return
+        for header, name in _HEADERS.items():
+            found = headers.get(header.decode())
+            if found:
+                pending[name] = found
 
     def answered(self, completion: Any, usage: Any) -> None:
-        span = self.attempt
-        if span is None:
-            return
         model = getattr(completion, "model", None)
-        if model:
-            span.set_attribute("gen_ai.response.model", model)
-        response_id = getattr(completion, "id", None)
-        if response_id:
-            span.set_attribute("gen_ai.response.id", response_id)
-        reasons = _finish_reasons(completion)
-        if reasons:
-            span.set_attribute("gen_ai.response.finish_reasons", reasons)
-        span.set_attribute("gen_ai.usage.input_tokens", usage.prompt_tokens)
-        span.set_attribute("gen_ai.usage.output_tokens", usage.completion_tokens)
-        if usage.estimated_requests:
-            span.set_attribute("instructor_az.usage.estimated", True)
-        if self.capture_content:
-            span.set_attribute("gen_ai.output.messages", _answer_text(completion)[:65_536])
-        self._tokens(usage, model)
+        pending = self._pending
+        if pending is not None:
+            if model:
+                pending["gen_ai.response.model"] = model
+            response_id = getattr(completion, "id", None)
+            if response_id:
+                pending["gen_ai.response.id"] = response_id
+            reasons = _finish_reasons(completion)
+            if reasons:
+                pending["gen_ai.response.finish_reasons"] = reasons
+            pending["gen_ai.usage.input_tokens"] = usage.prompt_tokens
+            pending["gen_ai.usage.output_tokens"] = usage.completion_tokens
+            if usage.estimated_requests:
+                pending["instructor_az.usage.estimated"] = True
+            if self.capture_content:
+                pending["gen_ai.output.messages"] = _answer_text(completion)[:_CONTENT_LIMIT]
+        if self.instruments is not None and not self.inner_spans:
+            inputs, outputs = self.shape.token_attributes(model)
+            tokens = self.instruments.tokens
+            tokens.record(usage.prompt_tokens, inputs)
+            tokens.record(usage.completion_tokens, outputs)
 
     def rejected(self, error: BaseException, errors: list[Mapping[str, Any]], text: str) -> None:
         """The answer failed validation: the errors that cause the re-ask."""
-        span = self.attempt
         self.reasks += 1
         if self.instruments is not None:
-            self.instruments.validation_failures.add(1, self._metric_attributes())
+            self.instruments.validation_failures.add(1, self.shape.metric_attributes)
+        span, pending = self.attempt, self._pending
         if span is None:
             return
-        span.set_attribute("error.type", type(error).__name__)
-        span.set_attribute("instructor_az.validation_errors", text[:8192])
-        span.add_event(
-            "instructor_az.validation_error",
-            {
-                "instructor_az.error_count": len(errors),
-                "instructor_az.error_paths": [str(e.get("path") or e.get("loc") or "") for e in errors][:50],
-            },
-        )
+        if pending is not None:
+            pending["error.type"] = type(error).__name__
+            pending["instructor_az.validation_errors"] = text[:8192]
+            span.add_event(
+                "instructor_az.validation_error",
+                {
+                    "instructor_az.error_count": len(errors),
+                    "instructor_az.error_paths": [str(e.get("path") or e.get("loc") or "") for e in errors][
+                        :50
+                    ],
+                },
+            )
         self._end_attempt(error, status=False)
 
     def failed(self, error: BaseException) -> None:
         """A request failed, or an answer Azure stopped (content filter, cut off): the call ends."""
-        span = self.attempt
-        if span is not None:
-            span.set_attribute("error.type", getattr(error, "code", None) or type(error).__name__)
+        pending = self._pending
+        if pending is not None:
+            pending["error.type"] = getattr(error, "code", None) or type(error).__name__
             categories = getattr(error, "categories", None)
             if isinstance(categories, Mapping) and categories:
                 flagged = [name for name, result in categories.items() if getattr(result, "filtered", False)]
-                span.set_attribute("instructor_az.content_filter.categories", flagged or list(categories))
-                span.set_attribute("instructor_az.content_filter.source", str(getattr(error, "source", "")))
+                pending["instructor_az.content_filter.categories"] = flagged or list(categories)
+                pending["instructor_az.content_filter.source"] = str(getattr(error, "source", ""))
         self._end_attempt(error)
 
     def succeeded(self) -> None:
@@ -215,54 +305,45 @@ class CallObserver:
                 self.attempt.add_event("instructor_az.first_output")
 
     def _end_attempt(self, error: BaseException | None, *, status: bool = True) -> None:
-        self.sent()
+        if self._token is not None:
+            otel_context.detach(self._token)
+            self._token = None
         span, self.attempt = self.attempt, None
         if span is None:
             return
+        pending, self._pending = self._pending, None
+        if pending:
+            span.set_attributes(pending)
         if error is not None and status:
             span.set_status(Status(StatusCode.ERROR, type(error).__name__))
             span.record_exception(error)
         if self.instruments is not None and not self.inner_spans:
-            attributes = self._metric_attributes()
+            attributes = self.shape.metric_attributes
             if error is not None:
-                attributes["error.type"] = type(error).__name__
+                attributes = {**attributes, "error.type": type(error).__name__}
             self.instruments.duration.record(time.monotonic() - self.attempt_t0, attributes)
         span.end()
-
-    def _tokens(self, usage: Any, model: str | None) -> None:
-        if self.instruments is None or self.inner_spans:
-            return
-        attributes = self._metric_attributes()
-        if model:
-            attributes["gen_ai.response.model"] = model
-        self.instruments.tokens.record(usage.prompt_tokens, {**attributes, "gen_ai.token.type": "input"})
-        self.instruments.tokens.record(usage.completion_tokens, {**attributes, "gen_ai.token.type": "output"})
-
-    def _metric_attributes(self) -> dict[str, Any]:
-        keep = (
-            "gen_ai.operation.name",
-            "gen_ai.provider.name",
-            "gen_ai.request.model",
-            "server.address",
-            "server.port",
-            "instructor_az.mode",
-        )
-        return {k: self.base[k] for k in keep if k in self.base}
 
     # --- the call -----------------------------------------------------------------------------------
 
     def ended(self, error: BaseException | None, usage: Any, attempts: int) -> None:
-        self._end_attempt(error) if self.attempt is not None else None
+        if self.attempt is not None:
+            self._end_attempt(error)
         span = self.span
-        span.set_attribute("instructor_az.attempts", attempts)
-        span.set_attribute("instructor_az.reasks", self.reasks)
-        span.set_attribute("instructor_az.usage.input_tokens", usage.prompt_tokens)
-        span.set_attribute("instructor_az.usage.output_tokens", usage.completion_tokens)
+        attributes: dict[str, Any] = {
+            "instructor_az.attempts": attempts,
+            "instructor_az.reasks": self.reasks,
+            "instructor_az.usage.input_tokens": usage.prompt_tokens,
+            "instructor_az.usage.output_tokens": usage.completion_tokens,
+        }
         if self.instruments is not None and self.reasks:
-            self.instruments.reasks.add(self.reasks, self._metric_attributes())
+            self.instruments.reasks.add(self.reasks, self.shape.metric_attributes)
         if error is not None:
-            span.set_attribute("error.type", type(error).__name__)
+            attributes["error.type"] = type(error).__name__
+            span.set_attributes(attributes)
             span.set_status(Status(StatusCode.ERROR, type(error).__name__))
+        else:
+            span.set_attributes(attributes)
         span.end()
 
 

@@ -33,7 +33,16 @@ def test_a_call_is_a_span_with_one_genai_child_per_attempt(otel: Otel, emulator:
     assert a["gen_ai.usage.input_tokens"] > 0
     assert a["server.address"] == "emulator.openai.azure.com"
     assert a["server.port"] == 443
-    assert a["instructor_az.mode"] == "tools"
+    assert a["gen_ai.output.type"] == "json"
+    assert a["instructor_az.attempt"] == 1
+    # what the call asked for is the call span's, not repeated on each attempt
+    assert call.attributes["instructor_az.mode"] == "tools"
+    assert call.attributes["instructor_az.response_model"] == "User"
+    assert call.attributes["instructor_az.api"] == "chat"
+    assert call.attributes["instructor_az.stream"] == "none"
+    assert call.attributes["gen_ai.request.model"] == "gpt-4o"
+    assert "instructor_az.mode" not in a
+    assert "instructor_az.response_model" not in a
     assert a["instructor_az.azure.region"] == "Sweden Central"
     assert a["instructor_az.azure.deployment"] == "gpt-4o"
     # why it was re-asked: the validation error, on the attempt that failed
@@ -188,7 +197,8 @@ def test_responses_api_calls_are_traced_the_same_way(otel: Otel, emulator: Emula
     assert client.responses.create(response_model=User, input="john, 30") == User(name="John", age=30)
     (call,) = otel.named("create ")
     attempts = sorted(otel.named("chat "), key=lambda s: s.attributes["instructor_az.attempt"])
-    assert [a.attributes["instructor_az.api"] for a in attempts] == ["responses", "responses"]
+    assert call.attributes["instructor_az.api"] == "responses"
+    assert [a.attributes["instructor_az.attempt"] for a in attempts] == [1, 2]
     assert attempts[0].attributes["gen_ai.response.id"].startswith("resp")
     assert attempts[0].attributes["gen_ai.response.finish_reasons"] == ("stop",)
     assert "capital letter" in attempts[0].attributes["instructor_az.validation_errors"]
