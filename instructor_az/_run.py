@@ -343,10 +343,11 @@ def _stream(state: Attempts, kind: StreamKind) -> Generator[_Op, Any, Any]:
     stream = yield from _send(state, stream=True)
     consumer = StreamConsumer(state.plan, kind, state.context)
     continuation = Continuation(state.yielded_items) if kind == "iterable" else None
+    read = _Next(stream)  # one operation object, yielded for every chunk
     try:
         while True:
             try:
-                chunk = yield _Next(stream)
+                chunk = yield read
             except Exception as exc:
                 raise _Final(state.request_failed(exc)) from exc
             if chunk is _END:
@@ -508,10 +509,10 @@ def _drive_sync(protocol: Generator[_Op, Any, Any], create: Callable[..., Any]) 
                 return
             result, error = None, None
             try:
-                if isinstance(op, _Emit):
-                    yield op.item
-                elif isinstance(op, _Next):
+                if isinstance(op, _Next):  # the common operations first: a chunk, an item
                     result = next(op.stream, _END)
+                elif isinstance(op, _Emit):
+                    yield op.item
                 elif isinstance(op, _Create):
                     result = create(**op.request)
                     if op.request.get("stream"):
@@ -549,10 +550,10 @@ async def _drive_async(
                 return
             result, error = None, None
             try:
-                if isinstance(op, _Emit):
-                    yield op.item
-                elif isinstance(op, _Next):
+                if isinstance(op, _Next):  # the common operations first: a chunk, an item
                     result = await anext(op.stream, _END)
+                elif isinstance(op, _Emit):
+                    yield op.item
                 elif isinstance(op, _Create):
                     result = await create(**op.request)
                     if op.request.get("stream"):

@@ -32,11 +32,13 @@ from typing import Any, ClassVar, Generic, TypeVar
 from pydantic import BaseModel, PrivateAttr, ValidationError, create_model
 
 from .._errors import ResponseParseError
+from ._field_checks import field_check, field_errors
 from ._json import (
     EndArray,
     EndObject,
     Event,
     JsonEventParser,
+    Key,
     Path,
     Scalar,
     StartArray,
@@ -338,19 +340,40 @@ def _empty_partial(model: type[BaseModel], seen: frozenset[type[BaseModel]] | No
     partial object, as instructor's `model_from_chunks` shows it before the JSON opens."""
     values: dict[str, Any] = {}
     seen = None if seen is None else seen | {model}
-    for name, info in model.model_fields.items():
-        nested = info.annotation
-        if not info.is_required():
+    for name, info, kind, sub in _empty_recipe(model):
+        if kind == "default":
             values[name] = _default(info)
-        elif _is_list(nested):
+        elif kind == "list":
             values[name] = []
+        elif seen is not None and sub is not None and sub not in seen:
+            values[name] = _empty_partial(sub, seen)
         else:
-            sub = _model_of(nested)
-            filled = seen is not None and sub is nested and sub is not None and sub not in seen
-            values[name] = (
-                _empty_partial(sub, seen) if filled and sub is not None and _streamable(sub) else None
-            )
+            values[name] = None
     return partial_class(model).model_construct(**values)
+
+
+_Recipe = tuple[tuple[str, Any, str, "type[BaseModel] | None"], ...]
+_recipes: dict[type[BaseModel], _Recipe] = {}
+
+
+def _empty_recipe(model: type[BaseModel]) -> _Recipe:
+    """Per field of `model`, what its empty partial holds: its default, a list, or None (with the
+    streamable model declared there, which an empty partial shown before the JSON opens fills in)."""
+    recipe = _recipes.get(model)
+    if recipe is None:
+        rows: list[tuple[str, Any, str, type[BaseModel] | None]] = []
+        for name, info in model.model_fields.items():
+            nested = info.annotation
+            if not info.is_required():
+                rows.append((name, info, "default", None))
+            elif _is_list(nested):
+                rows.append((name, info, "list", None))
+            else:
+                sub = _model_of(nested)
+                keep = sub is not None and _streamable(sub) and sub is nested
+                rows.append((name, info, "none", sub if keep else None))
+        recipe = _recipes[model] = tuple(rows)
+    return recipe
 
 
 def _default(info: Any) -> Any:
@@ -378,15 +401,6 @@ def _shallow(node: Any) -> Any:
     return dup
 
 
-def _field_errors(error: ValidationError, field: str, path: Path) -> list[dict[str, Any]]:
-    # Only this field's own errors: the other fields are absent on purpose.
-    return [
-        {**item, "loc": (*path[:-1], *item["loc"])}
-        for item in error.errors(include_url=False)
-        if item.get("loc") and item["loc"][0] == field
-    ]
-
-
 def _raise(errors: list[dict[str, Any]], text: str | None = None) -> None:
     listing = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in errors[:5])
     raise ResponseParseError(f"a completed value failed validation: {listing}", text=text, errors=errors)
@@ -396,7 +410,11 @@ def _raise(errors: list[dict[str, Any]], text: str | None = None) -> None:
 
 
 class PartialBuilder:
-    """Fills an `M`-shaped partial object from parser events; validates each completed value."""
+    """Fills an `M`-shaped partial object from parser events; validates each completed value.
+
+    The parser's events come in document order, so the container of any value is the innermost one
+    still open: the open containers are a stack, each event touches only its top.
+    """
 
     def __init__(
         self, model: type[BaseModel], parser: JsonEventParser, context: Mapping[str, Any] | None
@@ -405,24 +423,27 @@ class PartialBuilder:
         self.parser = parser
         self.context = dict(context) if context is not None else None
         self.root: Any = None
-        # Open containers by path: (the partial container, its declared type).
-        self._open: dict[Path, tuple[Any, Any]] = {}
+        # The open containers, outermost first: (path, the partial container, its declared type, the
+        # model it is or None).
+        self._open: list[tuple[Path, Any, Any, type[BaseModel] | None]] = []
+        self._string_at: Path | None = None  # the path of the string value arriving, if one is
 
-    def _type_at(self, path: Path) -> Any:
-        if not path:
+    def _type_at(self, key: str | int) -> Any:
+        """The declared type of member `key` of the innermost open container."""
+        if not self._open:
             return self.model
-        parent = self._open.get(path[:-1])
-        return _child_type(parent[1], path[-1]) if parent is not None else None
+        _, _, tp, model = self._open[-1]
+        if model is not None:  # the common case, a field of a model
+            info = model.model_fields.get(key) if isinstance(key, str) else None
+            return info.annotation if info is not None else None
+        return _child_type(tp, key)
 
-    def _set(self, path: Path, value: Any) -> None:
-        if not path:
+    def _set(self, key: str | int, value: Any) -> None:
+        """Member `key` of the innermost open container (the root when none is open) is `value`."""
+        if not self._open:
             self.root = value
             return
-        parent = self._open.get(path[:-1])
-        if parent is None:
-            return
-        container, _ = parent
-        key = path[-1]
+        container = self._open[-1][1]
         if isinstance(container, BaseModel):
             container.__dict__[key] = value  # type: ignore[index]
         elif isinstance(container, list):
@@ -433,11 +454,10 @@ class PartialBuilder:
         else:
             container[key] = value
 
-    def _get(self, path: Path) -> Any:
-        parent = self._open.get(path[:-1])
-        if parent is None:
-            return None
-        container, key = parent[0], path[-1]
+    def _get(self, key: str | int) -> Any:
+        if not self._open:
+            return self.root
+        container = self._open[-1][1]
         if isinstance(container, BaseModel):
             return container.__dict__.get(key)  # type: ignore[arg-type]
         if isinstance(container, list):
@@ -448,37 +468,42 @@ class PartialBuilder:
         """Apply events; True when the partial object changed."""
         changed = False
         for event in events:
+            kind = type(event)
+            if kind is Key:
+                continue
+            changed = True
             path = event.path
-            if isinstance(event, StringChunk):
-                current = self._get(path) if path else self.root
-                self._set(path, (current if isinstance(current, str) else "") + event.text)
-                changed = True
-            elif isinstance(event, Scalar):
-                self._set(path, event.value)
-                self._completed(path, event.value)
-                changed = True
-            elif isinstance(event, StartObject):
-                tp = self._type_at(path)
+            key = path[-1] if path else 0
+            if kind is StringChunk:
+                text = event.text  # type: ignore[attr-defined]
+                if self._string_at == path:  # more of the string arriving
+                    self._set(key, self._get(key) + text)
+                else:  # its first characters: it replaces the field's default
+                    self._string_at = path
+                    self._set(key, text)
+            elif kind is Scalar:
+                value = event.value  # type: ignore[attr-defined]
+                self._string_at = None
+                self._set(key, value)
+                self._completed(path, value, None)
+            elif kind is StartObject:
+                tp = self._type_at(key)
                 model = _model_of(tp)
                 node: Any = _empty_partial(model) if model is not None else {}
-                self._open[path] = (node, model if model is not None else tp)
-                self._set(path, node)
-                changed = True
-            elif isinstance(event, StartArray):
-                tp = self._type_at(path)
+                self._set(key, node)
+                self._open.append((path, node, model if model is not None else tp, model))
+            elif kind is StartArray:
                 node = []
-                self._open[path] = (node, tp)
-                self._set(path, node)
-                changed = True
-            elif isinstance(event, (EndObject, EndArray)):
-                node, tp = self._open.pop(path, (None, None))
-                model = _model_of(tp)
+                tp = self._type_at(key)
+                self._set(key, node)
+                self._open.append((path, node, tp, None))
+            else:  # EndObject, EndArray
+                model = self._open.pop()[3]
                 if path:
                     raw = self._raw(path)
                     if model is not None:
                         self._validate_object(model, path, raw)
-                    self._completed(path, raw)
-                changed = True  # a value just became complete: worth showing
+                    self._completed(path, raw, model)
         return changed
 
     def snapshot(self) -> Any:
@@ -488,18 +513,16 @@ class PartialBuilder:
         still open (one chain from the root, as deep as the nesting) are copied.
         """
         root = self.root
-        copies: dict[Path, Any] = {}
-        for path, (node, _) in self._open.items():  # parents opened before their children
+        parent: Any = None
+        for path, node, _, _ in self._open:  # outermost first
             dup = _shallow(node)
-            copies[path] = dup
             if not path:
                 root = dup
-                continue
-            parent, key = copies.get(path[:-1]), path[-1]
-            if isinstance(parent, BaseModel):
-                parent.__dict__[key] = dup  # type: ignore[index]
+            elif isinstance(parent, BaseModel):
+                parent.__dict__[path[-1]] = dup  # type: ignore[index]
             elif isinstance(parent, (list, dict)):
-                parent[key] = dup  # type: ignore[index]  # the child is in it: inserted when it opened
+                parent[path[-1]] = dup  # type: ignore[index]  # the child is in it: inserted when it opened
+            parent = dup
         return root
 
     def _raw(self, path: Path) -> Any:
@@ -516,32 +539,43 @@ class PartialBuilder:
         except Exception:  # a validator that needs the whole answer: checked at the end
             return
 
-    def _completed(self, path: Path, raw: Any) -> None:
-        if not path:
+    def _completed(self, path: Path, raw: Any, validated: type[BaseModel] | None) -> None:
+        """`raw`, the value at `path` in the innermost open container, is complete: check it as its
+        field (`validated`: the model it was just validated as, when it is an object)."""
+        if not path or not self._open:
             return
-        parent = self._open.get(path[:-1])
-        if parent is None:
-            return
-        container, parent_type = parent
+        _, container, _, model = self._open[-1]
         key = path[-1]
-        model = _model_of(parent_type)
-        if model is None or not isinstance(key, str) or key not in model.model_fields:
+        if model is None or not isinstance(key, str):
             return
-        if raw is None and not model.model_fields[key].is_required():
+        info = model.model_fields.get(key)
+        if info is None:
+            return
+        if raw is None and not info.is_required():
             # An optional field sent as null (strict modes send every field): its default applies at the end.
-            if isinstance(container, PartialModel):
-                container._complete.add(key)
+            _mark_complete(container, key)
             return
-        try:
-            model.model_validate({key: raw}, context=self.context)
-        except ValidationError as exc:
-            errors = _field_errors(exc, key, path)
-            if errors:
-                _raise(errors)
-        except Exception:  # a field validator reading other fields: it runs on the final object
-            pass
-        if isinstance(container, PartialModel):
-            container._complete.add(key)
+        check, whole_model = field_check(model, key)
+        # An object just validated as the field's model (no constraints of the field's own on it)
+        # has passed the field's check already.
+        checked = validated is not None and not whole_model and not info.metadata
+        if not (checked and info.discriminator is None and _model_of(info.annotation) is validated):
+            try:
+                check(raw, self.context)
+            except ValidationError as exc:
+                errors = field_errors(exc, key, path, whole_model=whole_model)
+                if errors:
+                    _raise(errors)
+            except Exception:  # a field validator reading other fields: it runs on the final object
+                pass
+        _mark_complete(container, key)
+
+
+def _mark_complete(container: Any, key: str) -> None:
+    # The private attribute read directly: `container._complete` goes through pydantic's __getattr__.
+    private = getattr(container, "__pydantic_private__", None)
+    if private is not None and "_complete" in private:
+        private["_complete"].add(key)
 
 
 # --- complete items of a list ---------------------------------------------------------------------

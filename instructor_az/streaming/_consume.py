@@ -97,6 +97,12 @@ class StreamConsumer:
         self._partial: PartialBuilder | None = None
         self._items: dict[int, ItemsBuilder] = {}
         self._item_adapter: TypeAdapter[Any] | None = None
+        # Read once: what each delta is checked against.
+        self._tools = plan.mode.is_tools
+        self._parallel = plan.mode is Mode.PARALLEL_TOOLS
+        self._one_call = self._tools and not self._parallel
+        self._name = plan.name if self._one_call else ""
+        self._calls_seen, self._first = 0, -1
         if kind == "iterable" and plan.mode is not Mode.PARALLEL_TOOLS:
             assert isinstance(plan.target, ListTarget)
             self._item_adapter = TypeAdapter(plan.target.item)
@@ -112,23 +118,23 @@ class StreamConsumer:
     def feed(self, chunk: Any) -> list[Any]:
         out: list[Any] = []
         for index, name, text in self.acc.add(chunk):
-            tools = self.plan.mode.is_tools
-            if tools and index == -1:
-                continue  # text beside tool calls; the final parse falls back to it if no call came
-            if not tools and index != -1:
+            if self._tools:
+                if index == -1:
+                    continue  # text beside tool calls; the final parse falls back to it if no call came
+                if self._one_call:
+                    if index != self._first_call():
+                        continue
+                    if name != self._name:  # the name arrives with the call's first delta
+                        raise ResponseParseError(
+                            f"the model called `{name}`, not the function `{self._name}` it was asked to call"
+                        )
+            elif index != -1:
                 continue
-            if self.plan.mode is not Mode.PARALLEL_TOOLS and tools:
-                if index != min(self.acc.tool_calls):
-                    continue
-                if name != self.plan.name:  # the name arrives with the call's first delta
-                    raise ResponseParseError(
-                        f"the model called `{name}`, not the function `{self.plan.name}` it was asked to call"
-                    )
             source = self._source(index)
             events = source.feed(text)
             if not events:
                 continue
-            if self.plan.mode is Mode.PARALLEL_TOOLS:
+            if self._parallel:
                 if source.parser.done:
                     out.append(self._parallel_item(name, source))
             elif self.kind == "partial":
@@ -138,6 +144,13 @@ class StreamConsumer:
             else:
                 out.extend(self._items_builder(index, source).feed(events))
         return out
+
+    def _first_call(self) -> int:
+        """The lowest index of the tool calls seen so far: the one a single-call mode reads."""
+        calls = self.acc.tool_calls
+        if len(calls) != self._calls_seen:
+            self._calls_seen, self._first = len(calls), min(calls)
+        return self._first
 
     def _partial_builder(self, source: _Source) -> PartialBuilder:
         if self._partial is None:
