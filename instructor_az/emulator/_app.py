@@ -254,18 +254,38 @@ class EmulatorApp:
         its outage, the operation, the model's api-version, the context length, then its quota."""
         deployment = call.deployment
         assert deployment is not None
-        outage = self.emulator._outages.current(deployment.name)
-        if outage is not None:
-            call.outage = outage
-            call.faults.extend(outage.faults)
-            fault = outage.fault
-            if fault is not None and fault.kind == "server_error":
-                raise wire.server_error(fault.status, retry_after_ms=fault.retry_after_ms)
-            raise NoAnswer(NoResponse(outage.seconds), call)
+        self.check_outage(call)
         self._check_operation(deployment, call.operation)
         self._check_model_api_version(call)
         spillover.check_context(call)
         self._charge(call)
+
+    def check_outage(self, call: Call) -> None:
+        """The answering deployment's region down (`Emulator.outage`): its 5xx, or no answer at all."""
+        assert call.deployment is not None
+        outage = self.emulator._outages.current(call.deployment.name)
+        if outage is None:
+            return
+        call.outage = outage
+        call.faults.extend(outage.faults)
+        fault = outage.fault
+        if fault is not None and fault.kind == "server_error":
+            raise wire.server_error(fault.status, retry_after_ms=fault.retry_after_ms)
+        raise NoAnswer(NoResponse(outage.seconds), call)
+
+    def admit_quota(self, call: Call, prompt: int, reserve: int | None, operation: str) -> None:
+        """Charge the request to its deployment's RPM / TPM quota (`_quota`); Azure's 429 when over."""
+        assert call.deployment is not None
+        try:
+            call.quota = self.emulator.quotas.admit(call.deployment.name, prompt, reserve)
+        except quota.RateLimited as exc:
+            raise wire.rate_limited(
+                retry_after_ms=exc.retry_after_ms,
+                operation=operation,
+                api_version=call.api_version,
+                limit=exc.limit,
+                remaining=exc.remaining,
+            ) from None
 
     def _unanswered(self, gone: NoAnswer) -> Any:
         """A request an outage ends without a response: recorded with status 0, counted."""
@@ -281,16 +301,7 @@ class EmulatorApp:
         if call.request.scope.get("extensions", {}).get(BATCH_LINE):
             return  # a batch job's line: batch runs under the enqueued-token quota, not RPM / TPM
         prompt, reserve = quota.estimate(call.operation, call.body, deployment.name, deployment.model)
-        try:
-            call.quota = self.emulator.quotas.admit(deployment.name, prompt, reserve)
-        except quota.RateLimited as exc:
-            raise wire.rate_limited(
-                retry_after_ms=exc.retry_after_ms,
-                operation=_OPERATION_NAMES.get(call.operation, call.operation),
-                api_version=call.api_version,
-                limit=exc.limit,
-                remaining=exc.remaining,
-            ) from None
+        self.admit_quota(call, prompt, reserve, _OPERATION_NAMES.get(call.operation, call.operation))
 
     async def _take_faults(self, call: Call) -> Fault | None:
         """Injected and header faults, once the request passed every check: waits out their latency,

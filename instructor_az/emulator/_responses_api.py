@@ -38,7 +38,6 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from . import _body as body_limits
-from . import _quota as quota
 from . import _responses as responses
 from . import _responses_input as rin
 from . import _responses_wire as rw
@@ -48,7 +47,6 @@ from ._api_versions import at_least
 from ._asgi import DroppedJSON, EventStream
 from ._backends import ChatRequest, SchemaBackend
 from ._call import Call, NoAnswer, stream_headers
-from ._connection import NoResponse
 from ._faults import FAULT_HEADER, Fault, FaultSpecError, merge_latency
 
 if TYPE_CHECKING:
@@ -152,14 +150,7 @@ class ResponsesAPI:
         context length, the quota (charged before the body's own checks, as for chat)."""
         deployment = call.deployment
         assert deployment is not None
-        outage = self.emulator._outages.current(deployment.name)
-        if outage is not None:
-            call.outage = outage
-            call.faults.extend(outage.faults)
-            fault = outage.fault
-            if fault is not None and fault.kind == "server_error":
-                raise wire.server_error(fault.status, retry_after_ms=fault.retry_after_ms)
-            raise NoAnswer(NoResponse(outage.seconds), call)
+        self.app.check_outage(call)
         if deployment.kind != "chat":
             raise wire.operation_not_supported("responses", deployment.model)
         self.app._check_model_api_version(call)
@@ -181,16 +172,7 @@ class ResponsesAPI:
         reserve = call.body.get("max_output_tokens") if isinstance(call.body, dict) else None
         if not isinstance(reserve, int) or isinstance(reserve, bool):
             reserve = None
-        try:
-            call.quota = self.emulator.quotas.admit(deployment.name, prompt, reserve)
-        except quota.RateLimited as exc:
-            raise wire.rate_limited(
-                retry_after_ms=exc.retry_after_ms,
-                operation=OPERATION,
-                api_version=call.api_version,
-                limit=exc.limit,
-                remaining=exc.remaining,
-            ) from None
+        self.app.admit_quota(call, prompt, reserve, OPERATION)
         if refused is not None:
             raise refused
         assert plan is not None
