@@ -454,6 +454,11 @@ class PartialBuilder:
         else:
             container[key] = value
 
+    def _members(self) -> dict[str, Any]:
+        """The innermost open object's values by key (a partial model's `__dict__`, or the dict)."""
+        container = self._open[-1][1]
+        return container.__dict__ if isinstance(container, BaseModel) else container
+
     def _get(self, key: str | int) -> Any:
         if not self._open:
             return self.root
@@ -476,11 +481,14 @@ class PartialBuilder:
             key = path[-1] if path else 0
             if kind is StringChunk:
                 text = event.text  # type: ignore[attr-defined]
-                if self._string_at == path:  # more of the string arriving
-                    self._set(key, self._get(key) + text)
-                else:  # its first characters: it replaces the field's default
+                if self._string_at != path:  # its first characters: it replaces the field's default
                     self._string_at = path
                     self._set(key, text)
+                elif self._open and type(key) is str:  # more of a member's string (the common case)
+                    members = self._members()
+                    members[key] = members[key] + text
+                else:  # more of a list item's, or the root's
+                    self._set(key, self._get(key) + text)
             elif kind is Scalar:
                 value = event.value  # type: ignore[attr-defined]
                 self._string_at = None
