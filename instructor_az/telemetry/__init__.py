@@ -114,17 +114,17 @@ def observer_for(
     setup = _setup()
     if setup is None:
         return None
-    from ._observer import CallObserver, CallShape, server_of
-
+    if _observing is None:
+        _load_observer()
     inner = _openai_v2_on()
     deployment = model if isinstance(model, str) else None
-    host, port = server_of(client)
+    host, port = _observing.server_of(client)
     key = (response_model, mode, api, deployment, host, port, stream, inner)
     shape = setup.shapes.get(key)
     if shape is None:
         if len(setup.shapes) >= _SHAPES:  # response models made on the fly: do not grow without end
             setup.shapes.clear()
-        shape = setup.shapes[key] = CallShape(
+        shape = setup.shapes[key] = _observing.CallShape(
             response_model=response_model,
             mode=mode,
             api=api,
@@ -135,7 +135,7 @@ def observer_for(
         )
     # Read on every call (the conventions' switch may be set at any time); the cheapest per-call step.
     capture = os.environ.get(CAPTURE_ENV)
-    return CallObserver(
+    return _observing.CallObserver(
         setup.tracer,
         setup.instruments,
         shape,
@@ -145,6 +145,15 @@ def observer_for(
 
 #: the call shapes a set-up keeps (beyond that it starts afresh)
 _SHAPES = 256
+#: `._observer`, imported by the first traced call (importing it needs the OpenTelemetry API)
+_observing: Any = None
+
+
+def _load_observer() -> None:
+    global _observing
+    from . import _observer
+
+    _observing = _observer
 
 
 def with_headers(raw_create: Any, observer: Any, is_async: bool) -> Any:

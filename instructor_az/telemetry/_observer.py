@@ -23,14 +23,14 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 from ._metrics import Instruments
 
 PROVIDER = "azure.ai.openai"
-_REQUEST_ATTRIBUTES = (
-    ("max_tokens", "gen_ai.request.max_tokens"),
-    ("max_completion_tokens", "gen_ai.request.max_tokens"),
-    ("max_output_tokens", "gen_ai.request.max_tokens"),
-    ("temperature", "gen_ai.request.temperature"),
-    ("top_p", "gen_ai.request.top_p"),
-    ("seed", "gen_ai.request.seed"),
-)
+_REQUEST_ATTRIBUTES = {
+    "max_tokens": "gen_ai.request.max_tokens",
+    "max_completion_tokens": "gen_ai.request.max_tokens",
+    "max_output_tokens": "gen_ai.request.max_tokens",
+    "temperature": "gen_ai.request.temperature",
+    "top_p": "gen_ai.request.top_p",
+    "seed": "gen_ai.request.seed",
+}
 #: Azure's response headers (lower case, as bytes: read in one pass over the raw headers) -> attribute
 _HEADERS = {
     b"x-ms-region": "instructor_az.azure.region",
@@ -43,8 +43,11 @@ _CONTENT_LIMIT = 65_536
 
 
 def server_of(client: Any) -> tuple[str | None, int | None]:
-    """`server.address` and `server.port` of an SDK client (its base URL)."""
-    base = getattr(client, "base_url", None)
+    """`server.address` and `server.port` of an SDK client (its base URL). The SDK keeps it in
+    `_base_url`; its `base_url` property (the fallback) imports a module on every read."""
+    base = getattr(client, "_base_url", None)
+    if base is None:
+        base = getattr(client, "base_url", None)
     host = getattr(base, "host", None)
     port = getattr(base, "port", None)
     if host and port is None:
@@ -69,15 +72,16 @@ class CallShape:
     metrics' attributes. Made once per shape (`observer_for` keeps them), never changed after."""
 
     __slots__ = (
-        "_chat_name",
-        "_tokens",
         "attempt_attributes",
         "attempt_kind",
         "call_attributes",
         "call_name",
+        "chat_name",
         "inner_spans",
         "metric_attributes",
         "model",
+        "tokens_input",
+        "tokens_output",
     )
 
     def __init__(
@@ -94,49 +98,37 @@ class CallShape:
         self.model = model
         #: another instrumentation (openai-v2) makes the inference spans and metrics: ours stay INTERNAL
         self.inner_spans = inner_spans
-        host, port = server
-        # Where a call and its deployment are: the inference span's (the conventions ask for them
-        # there), the call span's, and the metrics' (`server.port` goes with `server.address`).
-        where: dict[str, Any] = {}
-        if model:
-            where["gen_ai.request.model"] = model
-        if host:
-            where["server.address"] = host
-            if port is not None:
-                where["server.port"] = port
+        deployment = {"gen_ai.request.model": model} if model else {}
         self.call_name = f"create {response_model}"
-        # The call's span is not an inference span (its attempts are): no gen_ai operation or usage
-        # of its own, so backends that sum GenAI spans do not count a call twice. What the call asked
-        # for (response model, mode, API, streaming) is here, and not repeated on each attempt.
+        # The call's span is not an inference span (its attempts are): no gen_ai operation, server or
+        # usage of its own, so backends that sum GenAI spans do not count a call twice. What the call
+        # asked for (response model, mode, API, deployment, streaming) is here, not on each attempt.
         self.call_attributes: dict[str, Any] = {
             "instructor_az.response_model": response_model,
             "instructor_az.mode": mode,
             "instructor_az.api": api,
-            **where,
+            **deployment,
             "instructor_az.stream": stream or "none",
         }
-        genai = {"gen_ai.operation.name": "chat", "gen_ai.provider.name": PROVIDER}
+        genai = {"gen_ai.operation.name": "chat", "gen_ai.provider.name": PROVIDER, **deployment}
+        # The inference span's: the conventions' required and conditionally required attributes,
+        # the server (`server.port` goes with `server.address`).
         self.attempt_kind = SpanKind.INTERNAL if inner_spans else SpanKind.CLIENT
-        self.attempt_attributes: dict[str, Any] = {**genai, **where, "gen_ai.output.type": "json"}
-        #: the conventions' required and recommended metric attributes (no per-call values)
-        self.metric_attributes: dict[str, Any] = {**genai, **where}
-        self._tokens: dict[str | None, tuple[dict[str, Any], dict[str, Any]]] = {}
-        self._chat_name = f"chat {model}" if model else "chat"
-
-    def attempt_name(self, number: int) -> str:
-        return f"attempt {number}" if self.inner_spans else self._chat_name
-
-    def token_attributes(self, response_model: str | None) -> tuple[dict[str, Any], dict[str, Any]]:
-        """The input and output token points' attributes, for an answer from `response_model`."""
-        made = self._tokens.get(response_model)
-        if made is None:
-            base = dict(self.metric_attributes)
-            if response_model:
-                base["gen_ai.response.model"] = response_model
-            made = ({**base, "gen_ai.token.type": "input"}, {**base, "gen_ai.token.type": "output"})
-            if len(self._tokens) < 16:
-                self._tokens[response_model] = made
-        return made
+        self.attempt_attributes: dict[str, Any] = dict(genai)
+        host, port = server
+        if host:
+            self.attempt_attributes["server.address"] = host
+            if port is not None:
+                self.attempt_attributes["server.port"] = port
+        self.attempt_attributes["gen_ai.output.type"] = "json"
+        # The metrics': the conventions' required set only (operation, provider, deployment; the
+        # token type): each attribute of a point costs as much as a tenth of the point itself, and
+        # the server and the response model are on the attempt's span.
+        self.metric_attributes: dict[str, Any] = genai
+        self.tokens_input = {**genai, "gen_ai.token.type": "input"}
+        self.tokens_output = {**genai, "gen_ai.token.type": "output"}
+        #: the attempt span's name (beside openai-v2: `attempt {n}`)
+        self.chat_name = f"chat {model}" if model else "chat"
 
 
 class CallObserver:
@@ -148,6 +140,7 @@ class CallObserver:
         "_first_output",
         "_pending",
         "_token",
+        "_tokens",
         "attempt",
         "attempt_t0",
         "capture_content",
@@ -183,26 +176,29 @@ class CallObserver:
         self.reasks = 0
         self._token: Any = None
         self._first_output = False
+        #: the attempt's input and output tokens, not yet recorded
+        self._tokens: tuple[int, int] | None = None
         #: the attempt's attributes not yet set on its span (None: it does not record them)
         self._pending: dict[str, Any] | None = None
 
     # --- an attempt ----------------------------------------------------------------------------------
 
     def attempt_started(self, request: Mapping[str, Any]) -> None:
-        self._end_attempt(None)  # a request sent again under another plan (Mode.AUTO) starts afresh
+        if self.attempt is not None:  # a request sent again under another plan (Mode.AUTO): afresh
+            self._end_attempt(None)
         self.number += 1
         shape = self.shape
         attributes = dict(shape.attempt_attributes)
         attributes["instructor_az.attempt"] = self.number
-        for key, name in _REQUEST_ATTRIBUTES:
-            value = request.get(key)
-            if isinstance(value, (int, float)) and not isinstance(value, bool):
+        for key, value in request.items():  # a few keys: fewer lookups than the names sought
+            name = _REQUEST_ATTRIBUTES.get(key)
+            if name is not None and isinstance(value, (int, float)) and not isinstance(value, bool):
                 attributes[name] = value
         if self.capture_content:
             conversation = request.get("messages", request.get("input"))
             attributes["gen_ai.input.messages"] = json.dumps(conversation, default=str)[:_CONTENT_LIMIT]
         span = self.attempt = self.tracer.start_span(
-            shape.attempt_name(self.number),
+            f"attempt {self.number}" if self.inner_spans else shape.chat_name,
             context=self._context,
             kind=shape.attempt_kind,
             attributes=attributes,
@@ -254,10 +250,18 @@ class CallObserver:
             if self.capture_content:
                 pending["gen_ai.output.messages"] = _answer_text(completion)[:_CONTENT_LIMIT]
         if self.instruments is not None and not self.inner_spans:
-            inputs, outputs = self.shape.token_attributes(model)
-            tokens = self.instruments.tokens
-            tokens.record(usage.prompt_tokens, inputs)
-            tokens.record(usage.completion_tokens, outputs)
+            if self._tokens is not None:  # (an attempt answered twice: never so far)
+                self._record_tokens()
+            self._tokens = (usage.prompt_tokens, usage.completion_tokens)
+            if self.attempt is None:
+                self._record_tokens()
+            # else: recorded with the attempt's duration when it ends, the three points together
+
+    def _record_tokens(self) -> None:
+        tokens, self._tokens = self._tokens, None
+        if tokens is not None and self.instruments is not None:
+            self.instruments.tokens.record(tokens[0], self.shape.tokens_input)
+            self.instruments.tokens.record(tokens[1], self.shape.tokens_output)
 
     def rejected(self, error: BaseException, errors: list[Mapping[str, Any]], text: str) -> None:
         """The answer failed validation: the errors that cause the re-ask."""
@@ -318,10 +322,12 @@ class CallObserver:
             span.set_status(Status(StatusCode.ERROR, type(error).__name__))
             span.record_exception(error)
         if self.instruments is not None and not self.inner_spans:
+            seconds = time.monotonic() - self.attempt_t0
+            self._record_tokens()
             attributes = self.shape.metric_attributes
             if error is not None:
                 attributes = {**attributes, "error.type": type(error).__name__}
-            self.instruments.duration.record(time.monotonic() - self.attempt_t0, attributes)
+            self.instruments.duration.record(seconds, attributes)
         span.end()
 
     # --- the call -----------------------------------------------------------------------------------
