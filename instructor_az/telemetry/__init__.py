@@ -5,7 +5,8 @@ whenever an OpenTelemetry SDK tracer provider is set (and off otherwise, at no c
 call, re-ask and stream is traced, and pipeline runs are parents of their rows. See
 docs/observability.md. `disable()` / `enable(tracer_provider=..., meter_provider=...)` switch it for
 the process (or point it at providers other than the global ones); message content is recorded only
-with `OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=true` (the conventions' switch).
+with `OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=true` (the conventions' switch, read when
+telemetry is set up: the first traced call, and again after `enable()` or a provider change).
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ class _Setup:
     """The tracer and instruments made for one (tracer provider, meter provider) pair, and the shapes
     of the calls seen under them: made once, reused by every call until a provider changes."""
 
-    __slots__ = ("instruments", "meter_provider", "shapes", "tracer", "tracer_provider")
+    __slots__ = ("capture_content", "instruments", "meter_provider", "shapes", "tracer", "tracer_provider")
 
     def __init__(self, tracer_provider: Any, meter_provider: Any) -> None:
         from importlib.metadata import PackageNotFoundError, version
@@ -56,6 +57,10 @@ class _Setup:
             self.instruments = instruments(meter_provider.get_meter(SCOPE))
         #: (response model, mode, api, deployment, server, stream, openai-v2 on) -> a `CallShape`
         self.shapes: dict[tuple[Any, ...], Any] = {}
+        #: the conventions' switch, read when telemetry is set up (as instrumentors read it when
+        #: they instrument): set it before, or call `enable()` again after setting it
+        value = os.environ.get(CAPTURE_ENV, "")
+        self.capture_content = value.strip().lower() in ("1", "true", "yes")
 
 
 def enable(tracer_provider: Any = None, meter_provider: Any = None) -> None:
@@ -80,12 +85,16 @@ def _setup() -> _Setup | None:
     if trace is None or not _state["enabled"]:
         return None
     provider = _state["tracer_provider"] or trace.get_tracer_provider()
+    setup: _Setup | None = _state["setup"]
+    if (
+        setup is not None  # the usual case: nothing changed since the last call
+        and setup.tracer_provider is provider
+        and setup.meter_provider is (_state["meter_provider"] or metrics.get_meter_provider())
+    ):
+        return setup
     if isinstance(provider, (trace.ProxyTracerProvider, trace.NoOpTracerProvider)):
         return None
-    meter_provider = _state["meter_provider"] or metrics.get_meter_provider()
-    setup: _Setup | None = _state["setup"]
-    if setup is None or setup.tracer_provider is not provider or setup.meter_provider is not meter_provider:
-        setup = _state["setup"] = _Setup(provider, meter_provider)
+    setup = _state["setup"] = _Setup(provider, _state["meter_provider"] or metrics.get_meter_provider())
     return setup
 
 
@@ -133,13 +142,8 @@ def observer_for(
             stream=stream,
             inner_spans=inner,
         )
-    # Read on every call (the conventions' switch may be set at any time); the cheapest per-call step.
-    capture = os.environ.get(CAPTURE_ENV)
     return _observing.CallObserver(
-        setup.tracer,
-        setup.instruments,
-        shape,
-        capture_content=capture is not None and capture.strip().lower() in ("1", "true", "yes"),
+        setup.tracer, setup.instruments, shape, capture_content=setup.capture_content
     )
 
 

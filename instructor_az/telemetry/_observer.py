@@ -218,10 +218,15 @@ class CallObserver:
         pending = self._pending
         if pending is None:
             return
-        raw = getattr(headers, "raw", None)  # httpx's Headers: one pass, no case-insensitive lookups
-        if isinstance(raw, list):
-            for key, value in raw:
-                name = _HEADERS.get(key.lower())
+        # httpx's Headers: one pass over its (raw key, lower-case key, value) list, rather than a
+        # case-insensitive lookup (a pass of its own) per header; its public `raw` if that changes
+        items = getattr(headers, "_list", None)
+        if not isinstance(items, list) or (items and len(items[0]) != 3):
+            raw = getattr(headers, "raw", None)
+            items = [(k, k.lower(), v) for k, v in raw] if isinstance(raw, list) else None
+        if items is not None:
+            for _, key, value in items:
+                name = _HEADERS.get(key)
                 if name is not None and value:
                     text = value.decode("latin-1")
                     pending[name] = f"{pending[name]}, {text}" if name in pending else text

@@ -141,12 +141,19 @@ def test_a_pipeline_run_is_the_parent_of_its_rows(otel: Otel, emulator: Emulator
 
 def test_content_is_recorded_only_when_asked(otel: Otel, emulator: Emulator, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     client = instructor_az.from_openai(emulator.client(), model="gpt-4o")
-    emulator.scripted.push({"name": "John", "age": 30}, {"name": "John", "age": 30})
+    emulator.scripted.on(lambda request: True, {"name": "John", "age": 30})
     client.create(response_model=User, messages=MESSAGES)
     monkeypatch.setenv(telemetry.CAPTURE_ENV, "true")
+    client.create(response_model=User, messages=MESSAGES)  # read when telemetry was set up: still off
+    telemetry.enable(tracer_provider=otel.tracer_provider, meter_provider=telemetry._state["meter_provider"])
+    client.create(response_model=User, messages=MESSAGES)  # set up again: read again
+    monkeypatch.setenv(telemetry.CAPTURE_ENV, "false")
+    telemetry.enable(tracer_provider=otel.tracer_provider, meter_provider=telemetry._state["meter_provider"])
     client.create(response_model=User, messages=MESSAGES)
-    quiet, loud = sorted(otel.named("chat "), key=lambda s: s.start_time)
-    assert "gen_ai.input.messages" not in quiet.attributes
+    quiet, still_quiet, loud, quiet_again = sorted(otel.named("chat "), key=lambda s: s.start_time)
+    for span in (quiet, still_quiet, quiet_again):
+        assert "gen_ai.input.messages" not in span.attributes
+        assert "gen_ai.output.messages" not in span.attributes
     assert "John is 30" in loud.attributes["gen_ai.input.messages"]
     assert '"John"' in loud.attributes["gen_ai.output.messages"]
 
