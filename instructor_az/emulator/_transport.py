@@ -201,6 +201,7 @@ class _LoopThread:
 
     def __init__(self) -> None:
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
 
     @property
@@ -208,16 +209,27 @@ class _LoopThread:
         with self._lock:
             if self._loop is None or self._loop.is_closed():
                 loop = asyncio.new_event_loop()
-                thread = threading.Thread(target=loop.run_forever, name="instructor-az-emulator", daemon=True)
+                thread = threading.Thread(target=_serve_forever, args=(loop,), name="instructor-az-emulator", daemon=True)
                 thread.start()
-                self._loop = loop
+                self._loop, self._thread = loop, thread
             return self._loop
 
     def close(self) -> None:
+        """Stop the loop; it closes itself (its self-pipe sockets too) once it has stopped."""
         with self._lock:
             loop, self._loop = self._loop, None
+            thread, self._thread = self._thread, None
         if loop is not None and not loop.is_closed():
             loop.call_soon_threadsafe(loop.stop)
+            if thread is not None and thread is not threading.current_thread():
+                thread.join(timeout=5)
+
+
+def _serve_forever(loop: asyncio.AbstractEventLoop) -> None:
+    try:
+        loop.run_forever()
+    finally:
+        loop.close()  # an event loop left unclosed warns when garbage-collected (unclosed sockets)
 
 
 class _SyncBody(httpx2.SyncByteStream):
