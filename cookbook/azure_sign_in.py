@@ -37,7 +37,8 @@ def main() -> None:
 
         # 1. A service principal: what AZURE_TENANT_ID / AZURE_CLIENT_ID / AZURE_CLIENT_SECRET say.
         app = identity.add_app(secret="a-client-secret-for-the-demo")
-        client = instructor_az.from_azure(
+        # `with`: closing the client closes the credential from_azure built for it (and its HTTP session).
+        with instructor_az.from_azure(
             azure_endpoint=endpoint,
             auth="service_principal",
             tenant_id=app.tenant_id,
@@ -46,9 +47,9 @@ def main() -> None:
             authority_host=identity.authority_host,  # AZURE_AUTHORITY_HOST: Entra ID, here the emulator
             credential_options={**trust, "disable_instance_discovery": True},  # MSAL: an unknown host
             http_client=http(),
-        )
-        user = client.create(model="gpt-4o", response_model=User, messages=MESSAGES)
-        print(f"service principal ({client.mode.value} mode): {user}")
+        ) as client:
+            user = client.create(model="gpt-4o", response_model=User, messages=MESSAGES)
+            print(f"service principal ({client.mode.value} mode): {user}")
 
         # 2. A managed identity: App Service and Container Apps set IDENTITY_ENDPOINT and IDENTITY_HEADER.
         mi = identity.add_system_assigned_identity()

@@ -83,6 +83,8 @@ class Settings:
     method: str
     #: the SDK client's keywords (api_key / azure_ad_token / azure_ad_token_provider): never in a repr
     credentials: dict[str, Any] = field(repr=False)
+    #: the azure-identity credential built here for an Entra method (closed with the client), or None
+    owned: Any = field(default=None, repr=False)
 
 
 def _get(value: Any, name: str, variable: str | None) -> Any:
@@ -313,4 +315,5 @@ def resolve(
             if v
         )
     provider = _provider(auth, built, scope, asynchronous=asynchronous, secrets=secrets)
-    return Settings(auth, {"azure_ad_token_provider": provider})
+    owned = built if auth != "credential" else None  # a credential passed in stays its owner's to close
+    return Settings(auth, {"azure_ad_token_provider": provider}, owned)

@@ -125,7 +125,9 @@ def from_azure(
         client = factory(
             azure_endpoint=endpoint, api_version=version, **settings.credentials, **client_kwargs
         )
-    return from_openai(client, mode=mode, model=model, **hooks)
+    wrapped = from_openai(client, mode=mode, model=model, **hooks)
+    wrapped._owned_credential = settings.owned
+    return wrapped
 
 
 def _v1_client(

@@ -120,6 +120,8 @@ class _Base(Generic[ClientT]):
         #: "chat" (`client.chat.completions`), or "responses" in the view `client.responses` gives
         self._api = "chat"
         self.chat = _Chat(self)
+        #: the azure-identity credential `from_azure` built for this client: closed with it
+        self._owned_credential: Any = None
 
     @property
     def responses(self) -> Any:
@@ -319,6 +321,20 @@ def _as_iterable(response_model: Any) -> Any:
 class Instructor(_Base[OpenAI]):
     """A sync openai client (`AzureOpenAI` or `OpenAI`) whose chat completions take `response_model=`."""
 
+    def close(self) -> None:
+        """Close the SDK client's connections and the Entra ID credential `from_azure(auth=...)` built
+        for it (a credential you passed as `credential=` stays yours to close). Also `with client:`."""
+        self.client.close()
+        owned, self._owned_credential = self._owned_credential, None
+        if owned is not None:
+            owned.close()
+
+    def __enter__(self) -> Instructor:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
     @overload
     def create(
         self,
@@ -422,6 +438,21 @@ class AsyncInstructor(_Base[AsyncOpenAI]):
     """An async openai client (`AsyncAzureOpenAI` or `AsyncOpenAI`) taking `response_model=`."""
 
     _is_async = True
+
+    async def close(self) -> None:
+        """Close the SDK client's connections and the Entra ID credential `from_azure(auth=...)` built
+        for it (an `azure.identity.aio` credential holds its own HTTP session; one you passed as
+        `credential=` stays yours to close). Also `async with client:`."""
+        await self.client.close()
+        owned, self._owned_credential = self._owned_credential, None
+        if owned is not None:
+            await owned.close()
+
+    async def __aenter__(self) -> AsyncInstructor:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
 
     def create(
         self,
