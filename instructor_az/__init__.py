@@ -67,7 +67,7 @@ from .multimodal import PDF
 from .patch import apatch, patch
 from .pipeline import aextract_many, extract_many
 from .providers import Provider
-from .streaming._assemble import Partial, PartialModel
+from .streaming._partial_class import Partial, PartialModel
 from .validation import openai_moderation
 
 __version__ = "0.1.0"

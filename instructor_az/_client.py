@@ -34,8 +34,8 @@ from ._versions import capabilities_of
 from .dsl._multimodal import to_content_parts
 from .dsl.iterable import IterableBase
 from .router._client import AsyncRouter, Router, is_router
-from .streaming._assemble import partial_target
 from .streaming._consume import StreamKind, check_streamable
+from .streaming._partial_class import partial_target
 from .telemetry import observer_for, with_headers
 
 T = TypeVar("T")

@@ -53,7 +53,7 @@ from ._errors import (
     InstructorError,
     InstructorRetryException,
 )
-from .streaming._assemble import PartialModel
+from .streaming._partial_class import PartialModel
 
 __all__ = [
     "SSE_HEADERS",

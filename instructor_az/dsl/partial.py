@@ -21,8 +21,8 @@ from __future__ import annotations
 import warnings
 from typing import Any
 
-from ..streaming._assemble import Partial, PartialModel, partial_class
 from ..streaming._partial_api import _make_field_optional, optional_class
+from ..streaming._partial_class import Partial, PartialModel, partial_class
 
 __all__ = [
     "Partial",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from ._assemble import Partial, PartialModel, partial_class
 from ._json import (
     EndArray,
     EndObject,
@@ -17,6 +16,7 @@ from ._json import (
     StringChunk,
     parse_events,
 )
+from ._partial_class import Partial, PartialModel, partial_class
 
 __all__ = [
     "EndArray",

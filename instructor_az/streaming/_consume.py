@@ -18,8 +18,9 @@ from .._mode import Mode
 from .._plan import Plan
 from .._targets import ListTarget, ModelTarget
 from ._accumulate import StreamAccumulator
-from ._assemble import ItemsBuilder, PartialBuilder, finished
+from ._assemble import ItemsBuilder, PartialBuilder
 from ._json import JsonParseError
+from ._partial_class import finished
 from ._responses_events import ResponsesAccumulator
 
 StreamKind = Literal["partial", "iterable"]

@@ -19,19 +19,17 @@ from pydantic import BaseModel, ValidationError, create_model
 from pydantic.fields import FieldInfo
 
 from .._errors import ResponseParseError
-from ._assemble import (
-    PartialBuilder,
+from ._assemble import PartialBuilder, _empty_partial, _shallow
+from ._json import JsonEventParser
+from ._partial_class import (
     PartialModel,
     _build_lock,
-    _empty_partial,
     _map_models,
     _partial_name,
-    _shallow,
     _streamable,
     finished,
     partial_class,
 )
-from ._json import JsonEventParser
 
 _built: dict[type[BaseModel], type[PartialModel]] = {}
 _building: set[type[BaseModel]] = set()

@@ -233,7 +233,7 @@ async def test_async_partials_grow_complete_once_and_end_with_the_validated_mode
 
 
 def test_partial_is_exported_at_top_level_and_names_the_partial_class() -> None:
-    from instructor_az.streaming._assemble import Partial as InternalPartial
+    from instructor_az.streaming._partial_class import Partial as InternalPartial
 
     assert instructor_az.Partial is InternalPartial
     assert "Partial" in instructor_az.__all__
