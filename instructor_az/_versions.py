@@ -18,6 +18,7 @@ A GA version carries the features of the previews before it, so "since" compares
 
 from __future__ import annotations
 
+import functools
 import re
 import warnings
 from dataclasses import dataclass
@@ -63,9 +64,15 @@ MODE_NEEDS = {
     Mode.RESPONSES_TOOLS_WITH_INBUILT_TOOLS: "responses",
     Mode.RESPONSES_JSON_SCHEMA: "responses",
 }
+_FEATURE_NAMES = {
+    "responses": "the Responses API",
+    "strict_tools": "strict tools",
+    "json_schema": "json_schema",
+}
 _DATED = re.compile(r"^(\d{4})-(\d{2})-(\d{2})(-preview)?$")
 
 
+@functools.lru_cache(maxsize=64)
 def _key(version: str) -> tuple[int, int, int, int]:
     match = _DATED.match(version)
     if match is None:
@@ -105,9 +112,13 @@ class Capabilities:
         feature = MODE_NEEDS.get(mode)
         if feature is None or self.serves(feature):
             return
+        since = SINCE[feature]
+        # The GA version when it serves the feature; else the first (preview) version that does.
+        first = LATEST_GA if _key(LATEST_GA) >= _key(since) else since
+        served = f"from {since}" + (f"; GA {LATEST_GA}" if first == LATEST_GA else ", in no dated GA version")
         raise ConfigurationError(
-            f"mode {mode.value!r} needs {feature.replace('_', ' ')}, which api-version {self.api_version} does "
-            f"not serve (from {SINCE[feature]}; GA {LATEST_GA}): use api_version={LATEST_GA!r} or later, "
+            f"mode {mode.value!r} needs {_FEATURE_NAMES.get(feature, feature.replace('_', ' '))}, which "
+            f"api-version {self.api_version} does not serve ({served}): use api_version={first!r} or later, "
             f"'v1', or another mode ({self.suggest()!r} works on this version)"
         )
 

@@ -128,7 +128,7 @@ def test_an_explicit_mode_the_api_version_cannot_serve_fails_before_any_request(
     client = instructor_az.from_openai(emulator.client(api_version=api_version, max_retries=0), mode=mode)
     with pytest.raises(instructor_az.ConfigurationError, match=f"from {since}") as caught:
         client.create(model="gpt-4o", response_model=User, messages=MESSAGES)
-    assert "api_version='2024-10-21'" in str(caught.value)
+    assert "api_version='2024-10-21' or later" in str(caught.value)
     assert len(emulator.requests) == 0
     md = instructor_az.from_openai(emulator.client(api_version=api_version, max_retries=0), mode="md_json")
     emulator.scripted.clear()
@@ -136,9 +136,33 @@ def test_an_explicit_mode_the_api_version_cannot_serve_fails_before_any_request(
     assert md.create(model="gpt-4o", response_model=User, messages=MESSAGES).age == 30  # works on any version
 
 
+@pytest.mark.parametrize("mode", [Mode.RESPONSES_TOOLS, Mode.RESPONSES_JSON_SCHEMA])
+def test_a_responses_mode_on_the_ga_version_names_a_version_that_serves_it(
+    emulator: Emulator, mode: Mode
+) -> None:
+    # No dated GA version serves the Responses API: the advice is its first preview, or v1.
+    client = instructor_az.from_openai(emulator.client(api_version="2024-10-21", max_retries=0), mode=mode)
+    with pytest.raises(instructor_az.ConfigurationError) as caught:
+        client.responses.create(model="gpt-4o", response_model=User, input="John is 30")
+    message = str(caught.value)
+    assert "needs the Responses API" in message
+    assert "api_version='2025-03-01-preview' or later, 'v1'" in message
+    assert "'2024-10-21' or later" not in message  # not the version it is on
+    assert len(emulator.requests) == 0
+    served = instructor_az.from_openai(emulator.client(api_version="2025-03-01-preview"), mode=mode)
+    emulator.scripted.push({"name": "John", "age": 30})
+    assert served.responses.create(model="gpt-4o", response_model=User, input="John is 30").age == 30
+
+
 def test_the_table_agrees_with_the_emulator_and_azures_release_order() -> None:
     assert SINCE["json_schema"] == emulated.JSON_SCHEMA_SINCE
-    for argument in ("tools", "tool_choice", "parallel_tool_calls", "stream_options", "max_completion_tokens"):
+    for argument in (
+        "tools",
+        "tool_choice",
+        "parallel_tool_calls",
+        "stream_options",
+        "max_completion_tokens",
+    ):
         ours = {"tool_choice": "tools", "stream_options": "stream_include_usage"}.get(argument, argument)
         assert SINCE[ours] == emulated.ARGUMENT_SINCE[argument], argument
     assert Capabilities("2024-10-21").serves("json_schema")  # GA carries the previews before it
