@@ -44,6 +44,8 @@ class PartialLiteralMixin:
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
+        if PartialLiteralMixin not in cls.__bases__:
+            return  # a subclass of the user's class (its partial or all-optional class): warned already
         warnings.warn(
             "PartialLiteralMixin is deprecated and does nothing: Literal and Enum fields are "
             "validated once complete while streaming; remove the mixin.",
