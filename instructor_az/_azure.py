@@ -89,11 +89,7 @@ def from_azure(
     own; other keywords go to the SDK client.
     """
     endpoint = _endpoint(azure_endpoint)
-    version = api_version or os.environ.get("OPENAI_API_VERSION", "").strip() or DEFAULT_API_VERSION
-    capabilities = Capabilities(None if version in V1_NAMES else version)
-    if not capabilities.is_v1:
-        capabilities.serves("tools")  # an api-version that is not one fails here, saying what to use
-        capabilities.warn_if_retired()
+    version = api_version_of(api_version)
     options = {
         "tenant_id": tenant_id,
         "client_id": client_id,
@@ -115,19 +111,41 @@ def from_azure(
         options=options,
     )
     hooks = {"after_completion": after_completion} if after_completion is not None else {}
-    if capabilities.is_v1:
-        client = _v1_client(endpoint, settings.credentials, use_async, azure_deployment, client_kwargs)
-    else:
-        deployment = azure_deployment or os.environ.get("AZURE_OPENAI_DEPLOYMENT")
-        if deployment:
-            client_kwargs["azure_deployment"] = deployment
-        factory = AsyncAzureOpenAI if use_async else AzureOpenAI
-        client = factory(
-            azure_endpoint=endpoint, api_version=version, **settings.credentials, **client_kwargs
-        )
-    wrapped = from_openai(client, mode=mode, model=model, **hooks)
+    if version not in V1_NAMES:
+        azure_deployment = azure_deployment or os.environ.get("AZURE_OPENAI_DEPLOYMENT") or None
+    client = sdk_client(endpoint, version, settings.credentials, use_async, azure_deployment, client_kwargs)
+    wrapped: Instructor | AsyncInstructor = from_openai(client, mode=mode, model=model, **hooks)
     wrapped._owned_credential = settings.owned
     return wrapped
+
+
+def api_version_of(api_version: str | None) -> str:
+    """`api_version` / `OPENAI_API_VERSION` / the default, checked: a dated version that is not one
+    fails here saying what to use, a retired one warns; `v1` (or `latest`, `preview`) is the v1 API."""
+    version = api_version or os.environ.get("OPENAI_API_VERSION", "").strip() or DEFAULT_API_VERSION
+    capabilities = Capabilities(None if version in V1_NAMES else version)
+    if not capabilities.is_v1:
+        capabilities.serves("tools")
+        capabilities.warn_if_retired()
+    return version
+
+
+def sdk_client(
+    endpoint: str,
+    version: str,
+    credentials: dict[str, Any],
+    use_async: bool,
+    deployment: str | None,
+    client_kwargs: dict[str, Any],
+) -> Any:
+    """The SDK's client for `version`: `AzureOpenAI` on a dated api-version (`deployment` pinned in its
+    URL when given), `OpenAI(base_url=".../openai/v1/")` on the v1 API."""
+    if version in V1_NAMES:
+        return _v1_client(endpoint, credentials, use_async, deployment, client_kwargs)
+    if deployment:
+        client_kwargs = {**client_kwargs, "azure_deployment": deployment}
+    factory = AsyncAzureOpenAI if use_async else AzureOpenAI
+    return factory(azure_endpoint=endpoint, api_version=version, **credentials, **client_kwargs)
 
 
 def _v1_client(

@@ -164,10 +164,12 @@ def _token_provider() -> Callable[[], str]:
 
 
 def connect(args: argparse.Namespace) -> tuple[Any, str]:
-    """The SDK client and the deployment, from the environment and `--deployment`."""
-    from openai import AzureOpenAI
-
-    from ..auto_client import DEFAULT_AZURE_API_VERSION
+    """The SDK client and the deployment, from the environment and `--deployment`. The client is built
+    as `from_azure` builds it (`OPENAI_API_VERSION`: a dated api-version, checked, or `v1` for the v1
+    API), signed in with `AZURE_OPENAI_API_KEY`, else `AZURE_OPENAI_AD_TOKEN`, else Entra ID
+    (DefaultAzureCredential, checked with one token now). No deployment is pinned in its URL: every
+    request names its own, and the files and batches routes stay reachable."""
+    from .._azure import api_version_of, sdk_client
 
     endpoint = os.environ.get("AZURE_OPENAI_ENDPOINT", "").strip()
     if not endpoint:
@@ -177,7 +179,7 @@ def connect(args: argparse.Namespace) -> tuple[Any, str]:
     deployment = args.deployment or os.environ.get("AZURE_OPENAI_DEPLOYMENT", "").strip()
     if not deployment:
         raise ConfigurationError("no deployment: pass --deployment NAME or set AZURE_OPENAI_DEPLOYMENT")
-    version = os.environ.get("OPENAI_API_VERSION", "").strip() or DEFAULT_AZURE_API_VERSION
+    version = api_version_of(None)
     credentials: dict[str, Any]
     key = os.environ.get("AZURE_OPENAI_API_KEY", "").strip()
     token = os.environ.get("AZURE_OPENAI_AD_TOKEN", "").strip()
@@ -187,7 +189,7 @@ def connect(args: argparse.Namespace) -> tuple[Any, str]:
         credentials = {"azure_ad_token": token}
     else:
         credentials = {"azure_ad_token_provider": _token_provider()}
-    return AzureOpenAI(azure_endpoint=endpoint, api_version=version, **credentials), deployment
+    return sdk_client(endpoint, version, credentials, False, None, {}), deployment
 
 
 def _check_outputs(args: argparse.Namespace) -> None:

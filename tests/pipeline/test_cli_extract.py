@@ -253,6 +253,8 @@ def test_a_directory_of_text_files(served: tuple[Emulator, str], workdir: Path) 
         ([], {"AZURE_OPENAI_ENDPOINT": None}, "AZURE_OPENAI_ENDPOINT is not set"),
         ([], {"AZURE_OPENAI_DEPLOYMENT": None}, "--deployment"),
         ([], {"AZURE_OPENAI_API_KEY": None}, "no credentials"),
+        ([], {"OPENAI_API_VERSION": "2024-10"}, "is not an Azure OpenAI api-version"),
+        ([], {"OPENAI_API_VERSION": "october"}, "or 'v1' for the v1 API"),
     ],
 )
 def test_usage_and_configuration_errors_exit_2_before_any_request(
@@ -301,6 +303,34 @@ def test_an_entra_id_token_instead_of_a_key(served: tuple[Emulator, str], workdi
     assert done.returncode == 0, done.stderr
     assert [r.auth for r in emulator.requests] == ["bearer"]
     assert token not in done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("version", ["v1", "preview"])
+def test_the_v1_api_from_openai_api_version(
+    served: tuple[Emulator, str], workdir: Path, version: str
+) -> None:
+    # Azure's v1 API (OPENAI_API_VERSION=v1, as from_azure reads it): /openai/v1/..., the model in the
+    # body, no api-version; the key as a bearer token, as Azure's v1 samples send it.
+    emulator, endpoint = served
+    _jsonl(workdir / "in.jsonl", [{"id": "a", "text": "ticket a: x"}, {"id": "b", "text": "ticket b: y"}])
+    done = extract(workdir, endpoint, "--model", "ticket_models:Ticket", "--input", "in.jsonl",
+                   "--output", "out.jsonl", env=_env(endpoint, OPENAI_API_VERSION=version))  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert {r.path for r in emulator.requests} == {"/openai/v1/chat/completions"}
+    assert {r.body["model"] for r in emulator.requests} == {"gpt-4o"}
+    assert sorted(line["id"] for line in _lines(workdir / "out.jsonl")) == ["a", "b"]
+    assert "test-key" not in done.stdout + done.stderr
+
+
+def test_the_deployment_flag_is_not_overridden_by_the_environments(
+    served: tuple[Emulator, str], workdir: Path
+) -> None:
+    emulator, endpoint = served
+    _jsonl(workdir / "in.jsonl", [{"id": "a", "text": "ticket a: x"}])
+    done = extract(workdir, endpoint, "--model", "ticket_models:Ticket", "--input", "in.jsonl",
+                   "--output", "out.jsonl", "--deployment", "gpt-4o-mini")  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert [r.path for r in emulator.requests] == ["/openai/deployments/gpt-4o-mini/chat/completions"]
 
 
 def test_progress_is_drawn_on_a_terminal_only(served: tuple[Emulator, str], workdir: Path) -> None:
