@@ -67,10 +67,19 @@ LOGGERS = (
 )
 
 
-def clean_azure_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Remove every variable azure-identity reads (call it from an autouse fixture)."""
+def clean_azure_env(monkeypatch: pytest.MonkeyPatch, *, openai: bool = False) -> None:
+    """Remove every variable azure-identity reads (call it from an autouse fixture); `openai=True`:
+    also those `from_azure` reads for its key, token, api-version and deployment."""
     for name in AZURE_VARIABLES:
         monkeypatch.delenv(name, raising=False)
+    if openai:
+        for name in (
+            "AZURE_OPENAI_API_KEY",
+            "AZURE_OPENAI_AD_TOKEN",
+            "OPENAI_API_VERSION",
+            "AZURE_OPENAI_DEPLOYMENT",
+        ):
+            monkeypatch.delenv(name, raising=False)
 
 
 @dataclass

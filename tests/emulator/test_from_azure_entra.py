@@ -34,14 +34,7 @@ class User(BaseModel):
 
 @pytest.fixture(autouse=True)
 def _no_azure_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    clean_azure_env(monkeypatch)
-    for name in (
-        "AZURE_OPENAI_API_KEY",
-        "AZURE_OPENAI_AD_TOKEN",
-        "OPENAI_API_VERSION",
-        "AZURE_OPENAI_DEPLOYMENT",
-    ):
-        monkeypatch.delenv(name, raising=False)
+    clean_azure_env(monkeypatch, openai=True)
 
 
 @pytest.fixture
