@@ -70,8 +70,8 @@ ADVICE = {
     "written? Submit the job again into a new directory.",
     "duplicate_custom_id": "Two rows share an id: give each input its own id.",
     "model_mismatch": "A file names one deployment on every line: submit the job again into a new directory.",
-    "url_mismatch": "Every line's url must be the job's endpoint (/chat/completions; /v1/chat/completions "
-    "on the v1 API).",
+    "url_mismatch": "Every line's url must name the same API, the job's (/chat/completions; "
+    "/v1/chat/completions on the v1 API; /v1/responses for Responses lines).",
     "input_modified": "The uploaded file changed after the job was created: submit the job again.",
 }
 

@@ -26,6 +26,15 @@ MAX_LINES = 100_000
 MAX_BYTES = 200 * 1024 * 1024
 CHAT_URL = "/chat/completions"
 V1_CHAT_URL = "/v1/chat/completions"
+#: Azure's batch lines for the Responses API (its batch docs name only the `/v1` form).
+RESPONSES_URL = "/v1/responses"
+URLS = (CHAT_URL, V1_CHAT_URL, RESPONSES_URL)
+
+
+def is_responses(client: Any) -> bool:
+    """A client whose requests go to the Responses API (`client.responses`, or a Responses mode)."""
+    wrapped = _wrap(client)
+    return wrapped._api == "responses" or wrapped.mode.is_responses
 
 
 def custom_id(row_id: Any) -> str:
@@ -45,18 +54,22 @@ class RequestFiles:
     invalid: list[Outcome] = field(default_factory=list)  # inputs that could not be sent
 
 
+def line_kwargs(wrapped: Any, kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    """A batch row's request keywords. On the Responses API not stored (unless `store=` says so): the
+    answers are read from the output file, and a re-ask (a follow-up round's, or online) then carries
+    its conversation in full rather than naming a batch response by id."""
+    if wrapped._api == "responses" or wrapped.mode.is_responses:
+        return {"store": False, **kwargs}
+    return dict(kwargs)
+
+
 def request_rows(
     client: Any, inputs: Iterable[Any], response_model: Any, prompt: str | None, kwargs: Mapping[str, Any]
 ) -> Iterator[tuple[Row, Any]]:
     """Each input's row and the protocol state of its request (None for an input that cannot be sent).
     Ids are not checked for repeats here: `write_requests` does it in 8 bytes a row."""
     wrapped = _wrap(client)
-    if wrapped._api == "responses" or wrapped.mode.is_responses:
-        raise ConfigurationError(
-            "Azure's Batch API takes chat completions lines (/chat/completions; its batch docs list no "
-            "Responses endpoint): use a chat mode (Mode.TOOLS, Mode.JSON_SCHEMA, Mode.AUTO) for batch jobs, "
-            "and the Responses API online (extract_many(client.responses, ...))"
-        )
+    kwargs = line_kwargs(wrapped, kwargs)
     for row in rows(inputs, prompt, unique=False):
         if row.error is not None:
             yield row, None
@@ -69,17 +82,19 @@ def request_rows(
         )
 
 
+def check_max_lines(max_lines: int) -> None:
+    if not 1 <= max_lines <= MAX_LINES:
+        raise ConfigurationError(f"max_lines must be from 1 to {MAX_LINES} (Azure's limit), got {max_lines}")
+
+
 class LineWriter:
     """Request lines streamed into `directory/{stem}-0001.jsonl`, ...: a new file whenever the next
     line would pass `max_lines` or `max_bytes` (Azure's limits per file)."""
 
     def __init__(self, directory: Path, *, stem: str, max_lines: int, max_bytes: int, url: str) -> None:
-        if not 1 <= max_lines <= MAX_LINES:
-            raise ConfigurationError(
-                f"max_lines must be from 1 to {MAX_LINES} (Azure's limit), got {max_lines}"
-            )
-        if url not in (CHAT_URL, V1_CHAT_URL):
-            raise ConfigurationError(f"url must be {CHAT_URL!r} or {V1_CHAT_URL!r}, got {url!r}")
+        check_max_lines(max_lines)
+        if url not in URLS:
+            raise ConfigurationError(f"url must be one of {', '.join(map(repr, URLS))}, got {url!r}")
         directory.mkdir(parents=True, exist_ok=True)
         self.directory, self.stem, self.url = directory, stem, url
         self.max_lines, self.max_bytes = max_lines, max_bytes
@@ -153,12 +168,23 @@ def write_requests(
     prompt: str | None = None,
     max_lines: int = MAX_LINES,
     max_bytes: int = MAX_BYTES,
-    url: str = CHAT_URL,
+    url: str | None = None,
     **kwargs: Any,
 ) -> RequestFiles:
     """Write the batch request lines of `inputs` into `directory` (`requests-0001.jsonl`, ...), a new
     file whenever the next line would pass `max_lines` or `max_bytes`. `model` is the batch deployment
-    (one per file, as Azure requires); other keywords are `create`'s (`max_tokens=`, `temperature=`)."""
+    (one per file, as Azure requires); other keywords are `create`'s (`max_tokens=`, `temperature=`).
+    `url`: the lines' (default: `/v1/responses` for `client.responses` or a Responses mode, else chat
+    completions in the client's form)."""
+    from ._protocol import line_url
+
+    check_max_lines(max_lines)
+    url = url or line_url(client)
+    if (url == RESPONSES_URL) != is_responses(client):
+        raise ConfigurationError(
+            f"url={url!r} does not fit this client: lines for client.responses (or a Responses mode) "
+            f"are {RESPONSES_URL!r}, chat completions lines {CHAT_URL!r} or {V1_CHAT_URL!r}"
+        )
     writer = LineWriter(Path(directory), stem="requests", max_lines=max_lines, max_bytes=max_bytes, url=url)
     try:
         for row, state in request_rows(client, inputs, response_model, prompt, {**kwargs, "model": model}):

@@ -107,17 +107,27 @@ def on_azure(raw: OpenAI | AsyncOpenAI) -> bool:
 
 
 def line_url(client: Any) -> str:
-    """The `url` of a request line: `/chat/completions` on the dated Azure API, `/v1/chat/completions`
-    on the v1 API (Azure's `/openai/v1/` or OpenAI's own)."""
+    """The `url` of a request line: `/v1/responses` for the Responses API (`client.responses`, or a
+    Responses mode); for chat completions `/chat/completions` on the dated Azure API,
+    `/v1/chat/completions` on the v1 API (Azure's `/openai/v1/` or OpenAI's own)."""
     from openai import AsyncAzureOpenAI, AzureOpenAI
 
+    from ._lines import RESPONSES_URL, is_responses
+
+    if is_responses(client):
+        return RESPONSES_URL
     raw = raw_client(client)
     return "/chat/completions" if isinstance(raw, (AzureOpenAI, AsyncAzureOpenAI)) else "/v1/chat/completions"
 
 
 def create_endpoint(client: Any) -> str:
-    """`batches.create`'s `endpoint`: Azure takes `/chat/completions` on both APIs, OpenAI its `/v1` form."""
-    return "/chat/completions" if on_azure(raw_client(client)) else "/v1/chat/completions"
+    """`batches.create`'s `endpoint`: Azure takes `/chat/completions` on both APIs and for Responses lines
+    too (it reads which API from the file's lines); OpenAI the lines' own `/v1` form."""
+    from ._lines import RESPONSES_URL, is_responses
+
+    if on_azure(raw_client(client)):
+        return "/chat/completions"
+    return RESPONSES_URL if is_responses(client) else "/v1/chat/completions"
 
 
 def _upload_kwargs(op: Upload) -> dict[str, Any]:

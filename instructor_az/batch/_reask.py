@@ -24,7 +24,7 @@ from .._errors import ConfigurationError
 from .._run import retrying_for
 from ..pipeline._engine import Engine, _wrap
 from ..pipeline._rows import Outcome, Row
-from ._lines import LineWriter
+from ._lines import LineWriter, line_kwargs
 from ._results import Round, Rounds, Settled, replay, settled_rows
 
 if TYPE_CHECKING:
@@ -58,8 +58,15 @@ def _rounds(job: BatchJob) -> list[Round]:
     return out
 
 
-def _ready(job: BatchJob) -> None:
+def _ready(job: BatchJob, client: Any) -> None:
+    from ._lines import RESPONSES_URL, is_responses
+
     job.check()
+    if (job.url == RESPONSES_URL) != is_responses(client):
+        what = "client.responses, or a Responses mode" if job.url == RESPONSES_URL else "chat completions"
+        raise ConfigurationError(
+            f"this job's lines are {job.url}: read its results with the client that wrote them ({what})"
+        )
     if not job.done:
         raise ConfigurationError(
             "the batch job has not ended yet: wait() for it (or cancel() it) before reading its results"
@@ -102,7 +109,7 @@ def _online_engine(
             f"not {', '.join(sorted(unknown))}"
         )
     wrapped = _wrap(client)
-    kwargs = {**job.options, "model": job.model}
+    kwargs = line_kwargs(wrapped, {**job.options, "model": job.model})
 
     def start(row: Row) -> Outcome | tuple[Any, Any, int]:
         state = wrapped._attempts(
@@ -138,7 +145,7 @@ def results(
             f"reask must be 'none' or 'online' (a follow-up batch is job.reask_batch()), got {reask!r}"
         )
     _check_retries(max_retries)
-    _ready(job)
+    _ready(job, client)
     return _results(job, client, inputs, response_model, reask, reask_model, max_retries, pipeline)
 
 
@@ -217,7 +224,7 @@ async def aresults(
             yield outcome
         return
     _check_retries(max_retries)
-    _ready(job)
+    _ready(job, client)
     from ..pipeline import AsyncResults
 
     with Rounds(_rounds(job)) as indexed:
@@ -240,7 +247,7 @@ def follow_up(
     from ._job import Part
 
     _check_retries(max_retries)
-    _ready(job)
+    _ready(job, client)
     number = job.rounds + 1
     writer = LineWriter(
         Path(job.directory), stem=f"round{number:02d}", max_lines=job.max_lines, max_bytes=job.max_bytes,

@@ -22,6 +22,8 @@ from pathlib import Path
 from typing import IO, Any
 
 from openai.types.chat import ChatCompletion
+from openai.types.responses import Response
+from pydantic import ValidationError
 
 from .._answer_checks import content_filter_categories
 from .._errors import ConfigurationError, ContentFilterError, InstructorError, Usage
@@ -220,13 +222,31 @@ def settle(settled: Settled, record: Mapping[str, Any]) -> None:
     status = response.get("status_code") if isinstance(response, Mapping) else None
     body = response.get("body") if isinstance(response, Mapping) else None
     if status == 200 and isinstance(body, dict):
+        responses = settled.state.plan.api == "responses"
+        if (body.get("object") == "response") != responses:
+            raise ConfigurationError(
+                f"the result line of row {settled.row.id!r} is a {body.get('object')!r}, which this client "
+                "did not ask for: read the results with the client that wrote the requests "
+                "(client.responses for /v1/responses lines, the chat client for chat completions)"
+            )
+        kind = Response if responses else ChatCompletion
         try:
-            settled.value = settled.state.receive(ChatCompletion.model_validate(body))
+            settled.value = settled.state.receive(_answer_object(kind, body))
         except Exception as exc:  # REASKABLE: another round may re-ask; anything else ends the row
             settled.error = exc
         return
     detail = body.get("error") if isinstance(body, Mapping) else None
     settled.error = _line_error(settled.row, status, detail or record.get("error"))
+
+
+def _answer_object(kind: Any, body: dict[str, Any]) -> Any:
+    """The SDK's object for a result body: validated (the fast path), else built as the SDK builds a
+    response it receives, without validation (a field its models require that Azure leaves out, such
+    as a newer usage detail, does not turn a good answer into a failed row)."""
+    try:
+        return kind.model_validate(body)
+    except ValidationError:
+        return kind.construct(**body)
 
 
 def replay(row: Row, state: Attempts, rounds: Rounds) -> Settled:

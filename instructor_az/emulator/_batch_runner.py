@@ -6,7 +6,9 @@ request is handed to the app as an ASGI scope and the response is collected from
 output line is written around the response's JSON bytes, which are not parsed again.
 
 Jobs created on the dated routes post to `/openai/deployments/{model}/chat/completions` with the job's
-api-version; jobs created on `/openai/v1/` post to `/openai/v1/chat/completions` (the model in the body).
+api-version; jobs created on `/openai/v1/` post to `/openai/v1/chat/completions` (the model in the body);
+`/v1/responses` lines go to the Responses route (`/openai/v1/responses`, or `/openai/responses` with the
+job's api-version).
 """
 
 from __future__ import annotations
@@ -106,7 +108,7 @@ class _Exchange:
 
 
 class LineRunner:
-    """Posts a job's lines to the chat completion route of `app`, one at a time."""
+    """Posts a job's lines to the chat completion (or Responses) route of `app`, one at a time."""
 
     def __init__(self, app: EmulatorApp, api_version: str | None) -> None:
         self.app = app
@@ -114,8 +116,10 @@ class LineRunner:
         self._key = app.emulator.api_keys[0].encode("latin-1")
         self._query = f"api-version={api_version}".encode() if api_version is not None else b""
 
-    def _scope(self, model: str, body: bytes) -> dict[str, Any]:
-        if self.api_version is None:
+    def _scope(self, model: str, body: bytes, url: str) -> dict[str, Any]:
+        if url.endswith("/responses"):  # the Responses route takes the model in the body on both forms
+            path = "/openai/v1/responses" if self.api_version is None else "/openai/responses"
+        elif self.api_version is None:
             path = "/openai/v1/chat/completions"
         else:
             path = f"/openai/deployments/{model}/chat/completions"
@@ -146,7 +150,8 @@ class LineRunner:
         raw = _dumps(body)
         exchange = _Exchange(raw)
         try:
-            await self.app(self._scope(str(body.get("model", "")), raw), exchange.receive, exchange.send)
+            scope = self._scope(str(body.get("model", "")), raw, str(line.get("url", "")))
+            await self.app(scope, exchange.receive, exchange.send)
         except Exception:  # the app answered with its 500 and re-raised (Starlette's error middleware)
             log.debug("a batch line's request raised", exc_info=True)
         complete = exchange.finished

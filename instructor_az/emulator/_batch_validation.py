@@ -18,6 +18,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from . import _quota as quota
+from . import _wire as wire
 from ._deployments import BATCH_SKUS, Deployment
 
 JSON = dict[str, Any]
@@ -40,8 +41,24 @@ def error(code: str, message: str, line: int | None = None, param: str | None = 
     return {"code": code, "message": message, "param": param, "line": line}
 
 
-def _same_url(url: str, endpoint: str) -> bool:
-    return url.removeprefix("/v1") == endpoint.removeprefix("/v1")
+#: The request a line's `url` names (the `/v1` prefix optional for chat; Azure documents Responses
+#: lines as `/v1/responses` only).
+LINE_APIS = {"/chat/completions": "chat", "/v1/chat/completions": "chat", "/v1/responses": "responses"}
+
+
+def line_api(url: str) -> str | None:
+    """ "chat" or "responses" for a line's url, None for one Azure's batch does not take."""
+    return LINE_APIS.get(url)
+
+
+def _fits(url: str, endpoint: str, first: str) -> bool:
+    """A line's url against the job's endpoint and the file's first line: Azure reads the API from the
+    file (its docs pass `endpoint="/chat/completions"` for Responses lines too), so a chat endpoint
+    takes either API as long as every line names the same one; `/v1/responses` takes Responses only."""
+    api = line_api(url)
+    if api is None or api != line_api(first):
+        return False
+    return api == "responses" or line_api(endpoint) == "chat"
 
 
 def model_not_found(name: str, deployments: Iterable[Deployment]) -> JSON:
@@ -113,6 +130,7 @@ def validate_lines(
     errors: list[JSON] = []
     seen: set[str] = set()
     model: str | None = None
+    first_url: str | None = None
     for n, text in rows:
         try:
             line = json.loads(text)
@@ -139,7 +157,9 @@ def validate_lines(
             message = f"The custom_id '{custom_id}' on line {n} is not unique within the batch."
             errors.append(error("duplicate_custom_id", message, n, "custom_id"))
         seen.add(custom_id)
-        if not _same_url(url, endpoint):
+        if first_url is None:
+            first_url = url
+        if not _fits(url, endpoint, first_url):
             message = f"The url '{url}' on line {n} does not match the batch's endpoint '{endpoint}'."
             errors.append(error("url_mismatch", message, n, "url"))
         if model is None:
@@ -161,6 +181,9 @@ def line_tokens(body: Any, deployment: Deployment) -> int:
     """The tokens one request line enqueues: its prompt, estimated as the rate limiter does. Azure counts
     "the number of tokens in the file" (includes/global-batch-limits.md, "Batch quota"): the input,
     not the answers' limits."""
+    if isinstance(body, Mapping) and "input" in body and "messages" not in body:  # a Responses line
+        given = [body.get("instructions") or "", body.get("input")]
+        return wire.count_tokens(json.dumps(given, ensure_ascii=False, default=str))
     prompt, _ = quota.estimate("chat", body, deployment.name, deployment.model)
     return prompt
 

@@ -60,7 +60,7 @@ if TYPE_CHECKING:
 __all__ = ["MAX_TASKS", "BatchJob", "BatchStore", "batch_routes", "validate_lines"]
 
 JSON = dict[str, Any]
-ENDPOINTS = ("/chat/completions", "/v1/chat/completions")
+ENDPOINTS = ("/chat/completions", "/v1/chat/completions", "/v1/responses")
 COMPLETION_WINDOW_SECONDS = 24 * 3600
 _TERMINAL = frozenset({"completed", "failed", "expired", "cancelled"})
 _EXPIRED_MESSAGE = "This request could not be executed before the completion window expired."

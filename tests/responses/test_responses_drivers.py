@@ -83,12 +83,19 @@ def test_inbuilt_tools_ride_along_with_the_function(emulator: Emulator) -> None:
         )
 
 
-def test_batch_jobs_stay_on_chat_completions(emulator: Emulator, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    """Azure's Batch API documents chat completions lines only: a Responses client is refused, saying so."""
-    from instructor_az.batch import submit_batch
+def test_a_client_in_a_responses_mode_writes_responses_batch_lines(emulator: Emulator, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Azure's batch takes `/v1/responses` lines: a client in a Responses mode writes them (the whole
+    job is in tests/batch/test_batch_responses.py)."""
+    import json
+
+    from instructor_az.batch import write_requests
 
     client = wrap(emulator, Mode.RESPONSES_JSON_SCHEMA)
-    with pytest.raises(instructor_az.ConfigurationError, match="chat mode"):
-        submit_batch(client, ["John is 30"], tmp_path / "job", response_model=User, model="gpt-4o-batch")
-    assert not any((tmp_path / "job").glob("*.jsonl"))
-    assert len(emulator.requests) == 0  # nothing uploaded
+    written = write_requests(
+        client, ["John is 30"], tmp_path / "job", response_model=User, model="gpt-4o-batch"
+    )
+    line = json.loads(written.paths[0].read_text())
+    assert line["url"] == "/v1/responses"
+    assert line["body"]["text"]["format"]["type"] == "json_schema"
+    assert line["body"]["input"][-1]["content"] == "John is 30"
+    assert len(emulator.requests) == 0  # writing sends nothing
