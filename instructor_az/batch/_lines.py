@@ -58,7 +58,7 @@ def line_kwargs(wrapped: Any, kwargs: Mapping[str, Any]) -> dict[str, Any]:
     """A batch row's request keywords. On the Responses API not stored (unless `store=` says so): the
     answers are read from the output file, and a re-ask (a follow-up round's, or online) then carries
     its conversation in full rather than naming a batch response by id."""
-    if wrapped._api == "responses" or wrapped.mode.is_responses:
+    if is_responses(wrapped):
         return {"store": False, **kwargs}
     return dict(kwargs)
 

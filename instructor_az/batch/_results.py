@@ -232,6 +232,13 @@ def settle(settled: Settled, record: Mapping[str, Any]) -> None:
         kind = Response if responses else ChatCompletion
         try:
             settled.value = settled.state.receive(_answer_object(kind, body))
+        except (AttributeError, TypeError) as exc:  # a body of another shape, built unvalidated
+            settled.error = BatchLineError(
+                f"the batch line for row {settled.row.id!r} answered 200 with a body that is not a "
+                f"{kind.__name__} ({exc})",
+                status_code=200,
+                code=None,
+            )
         except Exception as exc:  # REASKABLE: another round may re-ask; anything else ends the row
             settled.error = exc
         return

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 
 from . import _wire as wire
+from ._batch_validation import line_api
 
 #: The ASGI scope extension marking a batch line (no HTTP client can set it): `_app` charges it to no RPM / TPM.
 BATCH_LINE = "instructor_az.batch_line"
@@ -117,7 +118,7 @@ class LineRunner:
         self._query = f"api-version={api_version}".encode() if api_version is not None else b""
 
     def _scope(self, model: str, body: bytes, url: str) -> dict[str, Any]:
-        if url.endswith("/responses"):  # the Responses route takes the model in the body on both forms
+        if line_api(url) == "responses":  # the Responses route takes the model in the body on both forms
             path = "/openai/v1/responses" if self.api_version is None else "/openai/responses"
         elif self.api_version is None:
             path = "/openai/v1/chat/completions"

@@ -11,7 +11,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, field_validator
+from batch_kit import Doc
 
 import instructor_az
 from instructor_az.batch import (
@@ -27,17 +27,6 @@ from instructor_az.pipeline import InvalidInputError
 
 ROWS = 10_000
 BATCH = "gpt-4o-batch"
-
-
-class Doc(BaseModel):
-    n: int
-
-    @field_validator("n")
-    @classmethod
-    def not_negative(cls, value: int) -> int:
-        if value < 0:
-            raise ValueError("n must be 0 or more")
-        return value
 
 
 def _fault(i: int) -> str:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pydantic import BaseModel, field_validator
+from batch_kit import Doc
 
 import instructor_az
 from instructor_az.batch import (
@@ -23,17 +23,6 @@ from instructor_az.batch import (
 )
 from instructor_az.emulator import Emulator, Fault
 from instructor_az.pipeline import InvalidInputError
-
-
-class Doc(BaseModel):
-    n: int
-
-    @field_validator("n")
-    @classmethod
-    def not_negative(cls, value: int) -> int:
-        if value < 0:
-            raise ValueError("n must be 0 or more")
-        return value
 
 
 def _answer(request: Any) -> Any:
@@ -190,3 +179,30 @@ def test_result_lines_are_found_whatever_their_key_order(tmp_path: Path) -> None
         file.write("not json\n")
     outcomes = list(read_results(client, inputs, response_model=Doc, model="gpt-4o-batch", output=reordered))
     assert [o.value for o in outcomes] == [Doc(n=0), Doc(n=1), Doc(n=2)]
+
+
+def test_a_result_body_of_another_shape_is_a_typed_line_error(tmp_path: Path) -> None:
+    client = instructor_az.from_openai(Emulator(backend="scripted").client())
+    out = tmp_path / "out.jsonl"
+    good = {
+        "choices": [
+            {"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": '{"n": 1}'}}
+        ]
+    }
+    lines = [
+        {
+            "custom_id": "#0",
+            "response": {"status_code": 200, "body": {"object": "chat.completion", "choices": "x"}},
+        },
+        # valid but for a field the SDK's model requires: built as the SDK builds what it receives
+        {"custom_id": "#1", "response": {"status_code": 200, "body": {"object": "chat.completion", **good}}},
+    ]
+    out.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    broken, kept = read_results(
+        instructor_az.from_openai(client.client, mode="json"), ["doc 0", "doc 1"], response_model=Doc,
+        model="gpt-4o-batch", output=out,
+    )  # fmt: skip
+    assert isinstance(broken.error, BatchLineError)
+    assert "not a ChatCompletion" in str(broken.error)
+    assert not broken.error.transient
+    assert kept.value == Doc(n=1), kept.error

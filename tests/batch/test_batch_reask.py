@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pydantic import BaseModel, field_validator
+from batch_kit import Doc
 
 import instructor_az
 from instructor_az.batch import BatchJob, BatchLineError, submit_batch
@@ -20,17 +20,6 @@ from instructor_az.emulator import Emulator, Fault, ManualClock
 from instructor_az.exceptions import InstructorRetryException
 
 BATCH = "gpt-4o-batch"
-
-
-class Doc(BaseModel):
-    n: int
-
-    @field_validator("n")
-    @classmethod
-    def not_negative(cls, value: int) -> int:
-        if value < 0:
-            raise ValueError("n must be 0 or more")
-        return value
 
 
 def _told(request: Any) -> bool:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pydantic import BaseModel, field_validator
+from batch_kit import Doc, batch_emulator
 
 import instructor_az
 from instructor_az.batch import submit_batch, write_requests
@@ -21,17 +21,6 @@ from instructor_az.emulator import Emulator, ManualClock
 from instructor_az.exceptions import InstructorRetryException
 
 BATCH = "gpt-4o-batch"
-
-
-class Doc(BaseModel):
-    n: int
-
-    @field_validator("n")
-    @classmethod
-    def not_negative(cls, value: int) -> int:
-        if value < 0:
-            raise ValueError("n must be 0 or more")
-        return value
 
 
 def _answer(request: Any) -> Any:
@@ -56,9 +45,7 @@ def clock() -> ManualClock:
 
 @pytest.fixture
 def emulator(clock: ManualClock) -> Iterator[Emulator]:
-    emulator = Emulator(backend="scripted", api_keys=["test-key"], clock=clock)
-    emulator.scripted.on(lambda request: True, _answer)
-    emulator.batches.processing_seconds = 600
+    emulator = batch_emulator(clock, _answer)
     yield emulator
     emulator.close()
 
